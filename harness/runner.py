@@ -1,0 +1,44 @@
+"""``mlirbench run``: load task, build system, score, evaluate, write the record."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from .pipeline import evaluate_scores, score_matrix
+from .provenance import provenance
+from .registry import ModelSpec, build_model, get_task
+from .results import record_path, write_record
+
+
+def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: Sequence[str] | None = None,
+        output: Path = Path("results"), progress: bool = True, argv: list[str] | None = None) -> Path:
+    start = time.perf_counter()
+    task = get_task(task_name)  # fail fast on unknown names before any heavy work
+    system = build_model(spec)
+    collection = task.load(data_dir, langs)
+    scores, timings = score_matrix(system, collection, progress)
+    ev = evaluate_scores(scores, collection, task.metadata, progress)
+    meta = task.metadata
+    record = {
+        "model": {"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
+                  "metadata": system.metadata()},
+        "task": {"name": meta.name, "revision": meta.revision, "source": meta.source,
+                 "languages": list(collection.languages), "all_languages": list(meta.languages),
+                 "metrics": list(meta.metrics), "main_score": meta.main_score,
+                 "save_depth": meta.save_depth,
+                 "counts": {"queries": len(collection.queries), "docs": len(collection.docs)}},
+        "aggregate": ev.aggregate,
+        "views": ev.views,
+        "pair_matrix": ev.pair_matrix,
+        "rank_distance": ev.rank_distance,
+        "data": collection.source,
+        "provenance": dict(provenance(argv),
+                           finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start)),
+    }
+    subset = list(collection.languages) != list(meta.languages)
+    stem = f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name
+    path = record_path(output, spec.slug, stem)
+    return write_record(path, record, ev.rankings, collection, tag=spec.slug)
