@@ -110,8 +110,8 @@ def _thai_bigram_analyzer(auto: Any) -> Any:
 
 
 def default_index_root() -> Path:
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("mlirbench")) / "bm25-indexes"
+    from mlirbench.download import cache_root
+    return cache_root() / "bm25-indexes"
 
 
 class BM25Searcher:

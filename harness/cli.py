@@ -55,7 +55,8 @@ def run_cmd(model: str, task: str, data_dir: str | None, langs: str | None, outp
                argv=sys.argv)
     from .results import load_record
     agg = load_record(path)["aggregate"]
-    for setting, scores in agg.items():
+    for setting in ("mono", "cross", "multi"):
+        scores = agg.get(setting, {})
         shown = "  ".join(f"{m}={v:.4f}" for m, v in scores.items() if isinstance(v, float))
         click.echo(f"{setting:>5}: {shown}")
     click.echo(f"wrote {path}")
@@ -82,9 +83,10 @@ def leaderboard_cmd(results: Path, output: Path) -> None:
     click.echo(f"wrote {write_leaderboard(results, output)}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=argv, prog_name="mlirbench", standalone_mode=False)
     except MlirbenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
