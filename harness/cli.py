@@ -44,15 +44,16 @@ def cli() -> None:
               help="Results root folder.")
 @click.option("--model-arg", "-a", multiple=True, help="Adapter argument key=value (repeatable), e.g. k1=1.2.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--no-cache", is_flag=True, help="Encode everything again (the embedding cache is neither read nor written).")
 def run_cmd(model: str, task: str, data_dir: str | None, langs: str | None, output: Path,
-            model_arg: tuple[str, ...], quiet: bool) -> None:
+            model_arg: tuple[str, ...], quiet: bool, no_cache: bool) -> None:
     """Evaluate MODEL on TASK in every setting and write results/<model>/<task>.json."""
     from .registry import parse_model
     from .runner import run
 
     spec = parse_model(model, _parse_kv(model_arg))
     path = run(spec, task, data_dir=data_dir, langs=_langs(langs), output=output, progress=not quiet,
-               argv=sys.argv)
+               cache=not no_cache, argv=sys.argv)
     from .results import load_record
     agg = load_record(path)["aggregate"]
     for setting in ("mono", "cross", "multi"):
@@ -81,6 +82,30 @@ def leaderboard_cmd(results: Path, output: Path) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
     from .leaderboard import write_leaderboard
     click.echo(f"wrote {write_leaderboard(results, output)}")
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """Inspect or clear the embedding cache ($MLIRBENCH_CACHE/embeddings)."""
+
+
+@cache_group.command("info")
+def cache_info_cmd() -> None:
+    """Where the cache is, and its entries and size per model."""
+    from .embedding_cache import embeddings_root
+    root = embeddings_root()
+    click.echo(f"embedding cache: {root}")
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        files = list(folder.rglob("*.npy"))
+        click.echo(f"  {folder.name:<24} {len(files):>5} entries {sum(f.stat().st_size for f in files) / 1e6:9.1f} MB")
+
+
+@cache_group.command("clear")
+@click.option("--model", default=None, help="Only this adapter's entries (e.g. use-m3).")
+def cache_clear_cmd(model: str | None) -> None:
+    """Delete cached embeddings."""
+    from .embedding_cache import clear
+    click.echo(f"removed {clear(model)} cached embedding files")
 
 
 def main(argv: list[str] | None = None) -> None:

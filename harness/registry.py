@@ -6,10 +6,12 @@ pyserini, torch) matters only for the adapter that needs it (as in lm-evaluation
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import MlirbenchError
 from .names import unknown
 
 
@@ -76,8 +78,16 @@ def parse_model(value: str, extra: dict[str, Any] | None = None) -> ModelSpec:
     return ModelSpec(name, kwargs)
 
 
-def build_model(spec: ModelSpec) -> Any:
-    return MODELS[spec.name].load()(**spec.kwargs)
+def build_model(spec: ModelSpec, progress: bool = True) -> Any:
+    """Instantiate the adapter; ``progress=False`` silences its own bars where it has any."""
+    factory = MODELS[spec.name].load()
+    kwargs = dict(spec.kwargs)
+    if not progress and "show_progress" in inspect.signature(factory).parameters:
+        kwargs.setdefault("show_progress", False)
+    try:
+        return factory(**kwargs)
+    except TypeError as exc:  # unknown or missing adapter argument
+        raise MlirbenchError(f"model {spec.name}: {exc}") from None
 
 
 def get_task(name: str) -> Any:

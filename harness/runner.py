@@ -6,18 +6,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from .pipeline import evaluate_scores, score_matrix
+from .embedding_cache import CachedEncoder
+from .pipeline import evaluate_scores, is_searcher, score_matrix
 from .provenance import provenance
 from .registry import ModelSpec, build_model, get_task
 from .results import record_path, write_record
 
 
 def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: Sequence[str] | None = None,
-        output: Path = Path("results"), progress: bool = True, argv: list[str] | None = None) -> Path:
+        output: Path = Path("results"), progress: bool = True, cache: bool = True,
+        argv: list[str] | None = None) -> Path:
     start = time.perf_counter()
     task = get_task(task_name)  # fail fast on unknown names before any heavy work
-    system = build_model(spec)
-    collection = task.load(data_dir, langs)
+    collection = task.load(data_dir, langs)  # and on bad data, before loading a model
+    system = build_model(spec, progress)
+    if cache and not is_searcher(system):
+        system = CachedEncoder(system)
     scores, timings = score_matrix(system, collection, progress)
     ev = evaluate_scores(scores, collection, task.metadata, progress)
     meta = task.metadata
@@ -36,7 +40,8 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
         "data": collection.source,
         "provenance": dict(provenance(argv),
                            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start)),
+                           timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start),
+                           embedding_cache=system.stats() if isinstance(system, CachedEncoder) else None),
     }
     subset = list(collection.languages) != list(meta.languages)
     stem = f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name

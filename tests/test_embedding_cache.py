@@ -1,0 +1,64 @@
+"""Embedding cache: reruns encode nothing; keys separate models, roles, languages and texts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lareqa_fixture import write_dataset
+from mlirbench.adapters.random_encoder import RandomEncoder
+from mlirbench.cli import main
+from mlirbench.embedding_cache import CachedEncoder, clear, embeddings_root
+
+
+class Counting(RandomEncoder):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.calls = 0
+
+    def encode(self, texts, *, role, lang):
+        self.calls += 1
+        return super().encode(texts, role=role, lang=lang)
+
+
+def test_hits_misses_and_keys(tmp_path: Path) -> None:
+    inner = Counting(dim=8)
+    enc = CachedEncoder(inner, root=tmp_path)
+    a = enc.encode(["x", "y"], role="query", lang="en")
+    b = enc.encode(["x", "y"], role="query", lang="en")
+    assert np.array_equal(a, b) and inner.calls == 1 and (enc.hits, enc.misses) == (1, 1)
+    enc.encode(["x", "y"], role="passage", lang="en")  # role is part of the key
+    enc.encode(["x", "y"], role="query", lang="de")  # so is the language
+    enc.encode(["x", "z"], role="query", lang="en")  # and the texts
+    assert inner.calls == 4
+    other = CachedEncoder(Counting(dim=8, seed=1), root=tmp_path)  # different metadata, new key
+    other.encode(["x", "y"], role="query", lang="en")
+    assert other.misses == 1
+
+
+def test_corrupt_entry_is_recomputed(tmp_path: Path) -> None:
+    inner = Counting(dim=8)
+    enc = CachedEncoder(inner, root=tmp_path)
+    good = enc.encode(["x"], role="query", lang="en")
+    (entry,) = list(tmp_path.rglob("*.npy"))
+    entry.write_bytes(b"garbage")
+    again = enc.encode(["x"], role="query", lang="en")
+    assert np.array_equal(good, again) and inner.calls == 2
+
+
+def test_rerun_encodes_nothing_and_clear(tmp_path: Path, capsys) -> None:
+    data = write_dataset(tmp_path / "data", ["de", "en", "es", "zh"])
+    args = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en,es,zh",
+            "-o", str(tmp_path / "res"), "--quiet"]
+    main(args)
+    path = tmp_path / "res" / "random" / "mlqa-r.de-en-es-zh.json"
+    first = json.loads(path.read_text())
+    assert first["provenance"]["embedding_cache"]["misses"] == 8
+    main(args)
+    second = json.loads(path.read_text())
+    assert second["provenance"]["embedding_cache"] == dict(first["provenance"]["embedding_cache"], hits=8, misses=0)
+    assert second["views"] == first["views"]
+    main(args + ["--no-cache"])
+    assert json.loads(path.read_text())["provenance"]["embedding_cache"] is None
+    assert clear("random") == 8 and not (embeddings_root() / "random").exists()
