@@ -56,3 +56,33 @@ def skeleton_lists(rows: np.ndarray, grades: np.ndarray, ranks: np.ndarray, offs
         qrels.append(qr)
         runs.append(run)
     return qrels, runs
+
+
+@njit(cache=True, parallel=True)
+def top_k(sub: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the k best finite scores per row in ranking order (score descending, ties:
+    lower column first); -1 where a row has fewer than k finite scores. One pass per row with a
+    small sorted buffer, instead of a full sort or argpartition of the whole matrix."""
+    n_q, n_docs = sub.shape
+    k = min(k, n_docs)
+    out = np.full((n_q, k), -1, dtype=np.int64)
+    for i in prange(n_q):
+        best = np.empty(k, dtype=sub.dtype)
+        filled = 0
+        for c in range(n_docs):
+            v = sub[i, c]
+            if not np.isfinite(v):
+                continue
+            if filled == k and v <= best[k - 1]:
+                continue  # ties keep the earlier column
+            pos = filled if filled < k else k - 1
+            while pos > 0 and best[pos - 1] < v:
+                if pos < k:
+                    best[pos] = best[pos - 1]
+                    out[i, pos] = out[i, pos - 1]
+                pos -= 1
+            best[pos] = v
+            out[i, pos] = c
+            if filled < k:
+                filled += 1
+    return out

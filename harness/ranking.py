@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collection import Collection
-from .kernels import relevant_ranks
+from .kernels import relevant_ranks, top_k
 from .views import View
 
 
@@ -54,23 +54,6 @@ def relevant_rows(collection: Collection) -> list[dict[int, int]]:
             for qid in collection.queries.ids]
 
 
-def top_k(sub: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k best docs per row in ranking order (ties: lower column first)."""
-    k = min(k, sub.shape[1])
-    if k == 0:
-        return np.empty((sub.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-sub, k - 1, axis=1)[:, :k]
-    # order the k by (score desc, column asc)
-    part.sort(axis=1)
-    top = np.take_along_axis(part, np.argsort(-np.take_along_axis(sub, part, axis=1), axis=1, kind="stable"), axis=1)
-    # where the k-th score is tied with docs outside the k, argpartition picked arbitrary ones
-    kth = np.take_along_axis(sub, top[:, -1:], axis=1)
-    for i in np.flatnonzero((sub >= kth).sum(axis=1) > k):
-        cand = np.flatnonzero(sub[i] >= kth[i, 0])
-        top[i] = cand[np.argsort(-sub[i, cand], kind="stable")[:k]]
-    return top
-
-
 def rank_view(scores: np.ndarray, view: View, rel: list[dict[int, int]], save_depth: int) -> ViewRanking:
     """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort."""
     n_docs = len(view.doc_rows)
@@ -92,7 +75,6 @@ def rank_view(scores: np.ndarray, view: View, rel: list[dict[int, int]], save_de
     rel_rows = np.where(pick(valid), view.doc_rows[np.maximum(pick(cols), 0)], -1)
     n_ranked = np.isfinite(sub).sum(axis=1)
     top = top_k(sub, save_depth)
-    top_valid = np.arange(top.shape[1])[None, :] < n_ranked[:, None]
     return ViewRanking(
         view=view,
         query_rows=view.query_rows[keep],
@@ -101,6 +83,6 @@ def rank_view(scores: np.ndarray, view: View, rel: list[dict[int, int]], save_de
         rel_ranks=pick(ranks),
         rel_scores=pick(rel_scores).astype(np.float32),
         n_ranked=n_ranked,
-        top_rows=np.where(top_valid, view.doc_rows[top], -1),
-        top_scores=np.take_along_axis(sub, top, axis=1),
+        top_rows=np.where(top >= 0, view.doc_rows[np.maximum(top, 0)], -1),
+        top_scores=np.take_along_axis(sub, np.maximum(top, 0), axis=1),
     )

@@ -131,3 +131,25 @@ def test_perfect_and_worst_systems() -> None:
     assert worst.aggregate["multi"]["map"] == 0.0
     assert worst.rank_distance["unranked_relevant"] == sum(len(v) for v in coll.qrels.values())
     assert worst.rank_distance["mean"] == 0.0  # every relevant doc ties in the unretrieved tail
+
+
+@pytest.mark.parametrize("kind", ["dense", "ties", "lexical"])
+def test_saved_top_docs_match_full_sort(kind: str) -> None:
+    from mlirbench.ranking import rank_view, relevant_rows
+    from mlirbench.views import build_views
+    coll = synthetic()
+    rng = np.random.default_rng(11)
+    scores = rng.standard_normal((len(coll.queries), len(coll.docs))).astype(np.float32)
+    if kind == "ties":
+        scores = np.round(scores)
+    if kind == "lexical":
+        scores[rng.random(scores.shape) < 0.9] = -np.inf  # some queries rank fewer than 5 docs
+    rel = relevant_rows(coll)
+    for view in build_views(coll):
+        vr = rank_view(scores, view, rel, save_depth=5)
+        for i, q in enumerate(vr.query_rows):
+            s = scores[q, view.doc_rows]
+            order = np.argsort(-s, kind="stable")
+            expected = view.doc_rows[order[np.isfinite(s[order])][:5]]
+            got = vr.top_rows[i][vr.top_rows[i] >= 0]
+            assert got.tolist() == expected.tolist()
