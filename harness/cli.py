@@ -78,10 +78,11 @@ def ls_cmd() -> None:
 @cli.command("leaderboard")
 @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("LEADERBOARD.md"), show_default=True)
-def leaderboard_cmd(results: Path, output: Path) -> None:
+@click.option("--reference", default=None, help="Contender the significance markers compare with [default: bm25 where present].")
+def leaderboard_cmd(results: Path, output: Path, reference: str | None) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
     from .leaderboard import write_leaderboard
-    click.echo(f"wrote {write_leaderboard(results, output)}")
+    click.echo(f"wrote {write_leaderboard(results, output, reference)}")
 
 
 @cli.group("cache")
@@ -106,6 +107,161 @@ def cache_clear_cmd(model: str | None) -> None:
     """Delete cached embeddings."""
     from .embedding_cache import clear
     click.echo(f"removed {clear(model)} cached embedding files")
+
+
+@cli.command("regress")
+@click.option("--condition", "-c", "names", multiple=True,
+              help="Only these conditions (names or glob patterns, repeatable), e.g. 'bm25/*'.")
+@click.option("--tier", type=click.Choice(["fast", "all"]), default="all", show_default=True,
+              help="fast: the conditions CI checks on every submission.")
+@click.option("--update", is_flag=True, help="Rewrite the expected values with the actual ones (plus provenance).")
+@click.option("--data-dir", "data_dirs", multiple=True,
+              help="[TASK=]PATH: data folder instead of the file's (a plain PATH applies to every task).")
+@click.option("--file", "-f", "path", type=click.Path(path_type=Path), default=None,
+              help="Expectations file [default: regression/expected.yaml of this checkout].")
+@click.option("--cache", is_flag=True,
+              help="Reuse the embedding cache (faster; misses encoder changes that keep the adapter's metadata).")
+def regress_cmd(names: tuple[str, ...], tier: str, update: bool, data_dirs: tuple[str, ...],
+                path: Path | None, cache: bool) -> None:
+    """Rerun the expected-score conditions; print OK / OKish / FAIL / IMPROVED; exit 1 on any miss."""
+    from .regress import regress
+    passed = regress(path, names, tier, data_dirs, do_update=update, cache=cache, argv=sys.argv, echo=click.echo)
+    if not passed:
+        sys.exit(1)
+
+
+@cli.command("make-train-data")
+@click.option("--data-dir", required=True, type=click.Path(path_type=Path),
+              help="Folder of SQuAD-format <lang>.json files with sentence breaks (XQuAD-R / MLQA-R layout).")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Training JSONL to write.")
+@click.option("--split", "split_path", required=True, type=click.Path(path_type=Path),
+              help="Article split JSON: reused if it exists (keep it committed), else written.")
+@click.option("--langs", default=None, help="Only these languages, e.g. 'en,de,zh'.")
+@click.option("--eval-fraction", type=float, default=0.2, show_default=True, help="Share of articles held out.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the article shuffle.")
+@click.option("--negatives", type=int, default=0, show_default=True,
+              help="Hard negatives per row: other sentences of the answer's paragraph.")
+@click.option("--heldout-dir", type=click.Path(path_type=Path), default=None,
+              help="Also write the SQuAD files cut to the held-out articles (for `mlirbench run --data-dir`).")
+def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: str | None, eval_fraction: float,
+                        seed: int, negatives: int, heldout_dir: Path | None) -> None:
+    """Question -> answer-sentence training pairs from the training articles of an article-level split."""
+    from .training.data import make_train_data
+    summary = make_train_data(data_dir, output, split_path, langs=_langs(langs), eval_fraction=eval_fraction,
+                              seed=seed, negatives=negatives, heldout_dir=heldout_dir)
+    click.echo(f"wrote {output}: {summary['rows']} rows, {summary['groups']} groups, "
+               f"{len(summary['languages'])} languages, {summary['train_articles']} train / "
+               f"{summary['eval_articles']} held-out articles ({split_path})")
+
+
+@cli.command("train")
+@click.option("--base", required=True,
+              help="use-m3, mbart[:<hub id or folder>], or a sentence-transformers hub id / folder.")
+@click.option("--batching", required=True, type=click.Choice(["x-x-mono", "x-y", "hybrid"]))
+@click.option("--alpha", type=float, default=None, help="Hybrid: probability of an X-X-mono batch (default 0.5).")
+@click.option("--train-data", required=True, type=click.Path(path_type=Path), help="Training JSONL.")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Model folder to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=float, default=1.0, show_default=True)
+@click.option("--max-steps", type=int, default=-1, show_default=True, help="Overrides --epochs when > 0.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per batch (paper: 100).")
+@click.option("--lr", type=float, default=3e-5, show_default=True)
+@click.option("--weight-decay", type=float, default=0.01, show_default=True)
+@click.option("--warmup-ratio", type=float, default=0.0, show_default=True)
+@click.option("--val-fraction", type=float, default=0.05, show_default=True,
+              help="Share of groups held out for the validation loss (0: none).")
+@click.option("--patience", type=int, default=3, show_default=True,
+              help="Early stopping: evaluations without a better validation loss (-1: off).")
+@click.option("--eval-steps", type=int, default=None, help="Steps between validations/checkpoints (default: a quarter epoch).")
+@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, output: Path, seed: int,
+              epochs: float, max_steps: int, batch_size: int, lr: float, weight_decay: float, warmup_ratio: float,
+              val_fraction: float, patience: int, eval_steps: int | None, resume: bool, quiet: bool) -> None:
+    """Fine-tune a dual encoder with X-X-mono, X-Y or hybrid(alpha) batches (arXiv 2408.10536)."""
+    from .training.trainer import TrainConfig, train
+    meta = train(TrainConfig(
+        base=base, batching=batching, alpha=alpha, train_data=train_data, output=output, seed=seed, epochs=epochs,
+        max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+        val_fraction=val_fraction, patience=None if patience < 0 or val_fraction <= 0 else patience,
+        eval_steps=eval_steps, resume=resume, progress=not quiet))
+    click.echo(f"trained {meta['global_step']} steps (train loss {meta['train_loss']:.4f}, best validation loss "
+               f"{meta['best_eval_loss'] if meta['best_eval_loss'] is not None else 'n/a'}); wrote {output}")
+
+
+@cli.command("translate")
+@click.option("--model", "-m", required=True, help="HF translation model (Marian, M2M-100, NLLB): hub id or folder.")
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Training JSONL.")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="JSONL to write.")
+@click.option("--source-lang", required=True, help="Language of the rows to translate, e.g. en.")
+@click.option("--to", "targets", required=True,
+              help="Target languages, e.g. 'de,zh'; LANG=CODE gives the model's code (de=deu_Latn for NLLB).")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--max-new-tokens", type=int, default=256, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, targets: str, batch_size: int,
+                  max_new_tokens: int, quiet: bool) -> None:
+    """Augment a training set: translated copies of the SOURCE-LANG rows, same groups (input rows kept)."""
+    from .training.translate import parse_targets, translate_file
+    summary = translate_file(model, input_path, output, source_lang, parse_targets(_langs(targets) or []),
+                             batch_size=batch_size, max_new_tokens=max_new_tokens, progress=not quiet)
+    click.echo(f"wrote {output}: {summary['rows']} rows ({summary['added']} translated, "
+               f"{summary['dropped_empty']} empty translations dropped)")
+
+
+@cli.command("compare")
+@click.option("--models", "-m", required=True, multiple=True,
+              help="Contenders (folders under --results), two or more: --models A B or -m A -m B.")
+@click.argument("more", nargs=-1)
+@click.option("--task", "-t", required=True, help="Task name, e.g. xquad-r.")
+@click.option("--metric", default="map", show_default=True, help="ranx metric name, e.g. map, recall@10, ndcg@10.")
+@click.option("--test", "stat_test", default="student", show_default=True,
+              help="student (paired t-test), fisher (randomization) or tukey (Tukey's HSD).")
+@click.option("--alpha", type=float, default=0.01, show_default=True, help="Significance level (after correction).")
+@click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def compare_cmd(models: tuple[str, ...], more: tuple[str, ...], task: str, metric: str, stat_test: str,
+                alpha: float, results: Path, as_json: bool) -> None:
+    """Paired significance tests between contenders per setting, from their saved files only."""
+    import json
+    from .compare import compare_models, format_comparison
+    result = compare_models(results, list(models) + list(more), task, metric, stat_test, alpha)
+    click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
+
+
+@cli.group("domains")
+def domains_cmd() -> None:
+    """Topical domains of articles: automatic assignment, hand-checked mappings, held-out splits."""
+
+
+@domains_cmd.command("assign")
+@click.argument("squad_file", type=click.Path(path_type=Path))
+@click.option("--task", "-t", required=True, help="Task name recorded in the mapping.")
+@click.option("--hand", type=click.Path(path_type=Path), default=None,
+              help="Earlier mapping whose hand-checked domains (by title) are kept; agreement is reported.")
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path))
+def domains_assign_cmd(squad_file: Path, task: str, hand: Path | None, output: Path) -> None:
+    """Assign every article of SQUAD_FILE (English titles and text) to a domain; write the mapping."""
+    from .domains import build_mapping, load_mapping, write_json_file
+    mapping = build_mapping(squad_file, task, load_mapping(task, hand) if hand else None)
+    write_json_file(output, mapping)
+    agree = mapping["agreement"]
+    if agree:
+        click.echo(f"automatic vs hand-checked: {agree['agree']}/{agree['articles']} articles agree ({agree['rate']:.1%})")
+        for line in agree["disagreements"]:
+            click.echo(f"  {line}")
+    click.echo(f"wrote {output}: {len(mapping['articles'])} articles, {len(mapping['groups'])} questions")
+
+
+@domains_cmd.command("splits")
+@click.argument("mapping_file", type=click.Path(path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path))
+def domains_splits_cmd(mapping_file: Path, output: Path) -> None:
+    """Write leave-one-domain-out train/held-out splits (article titles) of a mapping."""
+    from .domains import build_splits, load_mapping, write_json_file
+    splits = build_splits(load_mapping("", mapping_file))
+    write_json_file(output, splits)
+    click.echo(f"wrote {output}: {', '.join(splits['splits'])}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,28 +1,58 @@
-"""LEADERBOARD.md, generated from results/ only (never edited by hand; same input, same file)."""
+"""LEADERBOARD.md, generated from results/ only (never edited by hand; same input, same bytes).
+
+Per task: the main table (our contenders, then published reference rows), significance against
+a reference contender (compare.py: paired t-test on per-query mAP, Holm-Bonferroni over the
+contenders compared with it), the language-bias report (bias.py) and, where the task has a
+committed domain mapping (domains.py), the robustness summary (robustness.py). Everything is
+recomputed from the records' side files, so no record field beyond schema 1 is needed.
+"""
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from .atomic import atomic_open
+from .bias import language_bias
+from .compare import TEST_NAMES, check_paired, compare_setting
+from .domains import load_mapping, query_domains
 from .heatmap import write_heatmap
+from .names import unknown
 from .published import PUBLISHED, SOURCE
 from .results import iter_records
+from .robustness import domain_summary
+from .saved import per_query, record_ranks
 
 SETTINGS = ("mono", "cross", "multi")
 COLUMNS = [("map", "mAP"), ("recall@1", "R@1"), ("recall@10", "R@10")]
+TEST, ALPHA, METRIC = "student", 0.01, "map"
+BETTER, WORSE = "▲", "▼"
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def write_leaderboard(results: Path, output: Path) -> Path:
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [_row(header), "|" + "---|" * len(header), *(_row(r) for r in rows)]
+
+
+def write_leaderboard(results: Path, output: Path, reference: str | None = None,
+                      domains_dir: Path | None = None) -> Path:
+    """``reference``: contender the significance markers compare against (default: bm25 where
+    a task has it); an unknown name is an error. ``domains_dir``: folder of ``<task>.json``
+    domain mappings instead of the committed ones (tasks/domains)."""
     by_task: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
     for path, record in iter_records(results):
         if record["task"]["languages"] == record["task"]["all_languages"]:
             by_task[record["task"]["name"]].append((path, record))
+    slugs = {path.parent.name for entries in by_task.values() for path, _ in entries}
+    if reference is not None and reference not in slugs:
+        raise unknown("reference contender", reference, slugs)
     out_dir = output.resolve().parent
     lines = [
         "# Leaderboard",
@@ -34,33 +64,139 @@ def write_leaderboard(results: Path, output: Path) -> Path:
         "highest minus the lowest rank among its relevant sentences, macro-averaged over query",
         "languages; lower means less language bias. Rows marked *published* are copied from",
         f"{SOURCE} and were not produced by this harness.",
+        f"{BETTER} / {WORSE}: mAP significantly higher / lower than the reference contender (marked *ref*):",
+        f"{TEST_NAMES[TEST]} on per-query mAP (queries paired by id and corpus), Holm-Bonferroni",
+        f"over the contenders compared with the reference, p <= {ALPHA}; `mlirbench compare` gives p-values",
+        "and win/tie/loss counts.",
         "",
     ]
     for task in sorted(by_task):
-        entries = sorted(by_task[task], key=lambda pr: -(pr[1]["aggregate"].get("multi", {}).get("map") or 0.0))
-        header = ["Model"] + [f"{label} {s}" for _, label in COLUMNS for s in SETTINGS] + ["Rank dist.", "Pairs"]
-        lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for path, rec in entries:
-            agg = rec["aggregate"]
-            png = path.with_name(f"{path.stem}.pairs.png")
-            write_heatmap(png, rec["pair_matrix"], f"{rec['model']['slug']} on {task}: {rec['pair_matrix']['metric']}")
-            link = os.path.relpath(png.resolve(), out_dir)
-            rel = os.path.relpath(path.resolve(), out_dir)
-            cells = [f"[{rec['model']['slug']}]({rel})"]
-            cells += [_fmt(agg.get(s, {}).get(m)) for m, _ in COLUMNS for s in SETTINGS]
-            cells += [_fmt(agg.get("multi", {}).get("rank_distance"), 1), f"[heatmap]({link})"]
-            lines.append("| " + " | ".join(cells) + " |")
-        for model, batching, mono, cross, multi, rd in PUBLISHED.get(task, []):
-            cells = [f"*published: {model} {batching}*", _fmt(mono), _fmt(cross), _fmt(multi)]
-            cells += ["–"] * 6 + [_fmt(rd, 1), ""]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Contenders:", ""]
-        for path, rec in entries:
-            lines.append(f"- **{rec['model']['slug']}**: {_describe(rec)}")
-        lines.append("")
+        mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
+        lines += _task_section(task, by_task[task], reference, mapping, out_dir)
     with atomic_open(output, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines).rstrip("\n") + "\n")
     return output
+
+
+def _task_section(task: str, entries: list[tuple[Path, dict]], reference: str | None, mapping: dict | None,
+                  out_dir: Path) -> list[str]:
+    entries = sorted(entries, key=lambda pr: (-(pr[1]["aggregate"].get("multi", {}).get("map") or 0.0),
+                                              pr[0].parent.name))
+    names = [path.parent.name for path, _ in entries]  # the record's folder: its slug, unique
+    ranks = {name: record_ranks(path) for name, (path, _) in zip(names, entries)}
+    ref = reference if reference is not None else "bm25"
+    ref = ref if ref in names and len(names) > 1 else None
+    markers = _markers(task, ranks, ref) if ref else {}
+    robust = {name: _robustness(ranks[name], mapping) for name in names} if mapping else {}
+
+    header = ["Model"] + [f"{label} {s}" for _, label in COLUMNS for s in SETTINGS]
+    header += ["Rank dist.", "Worst domain (multi mAP)", "Pairs"]
+    rows = []
+    for name, (path, rec) in zip(names, entries):
+        agg = rec["aggregate"]
+        png = path.with_name(f"{path.stem}.pairs.png")
+        write_heatmap(png, rec["pair_matrix"], f"{name} on {task}: {rec['pair_matrix']['metric']}")
+        cells = [f"[{name}]({os.path.relpath(path.resolve(), out_dir)})" + (" *ref*" if name == ref else "")]
+        for m, _ in COLUMNS:
+            for s in SETTINGS:
+                mark = markers.get((name, s), "") if m == METRIC else ""
+                cells.append(_fmt(agg.get(s, {}).get(m)) + mark)
+        worst = (robust.get(name, {}).get("multi") or {}).get("worst")
+        cells += [_fmt(agg.get("multi", {}).get("rank_distance"), 1),
+                  f"{_fmt(worst['score'])} ({worst['domain']})" if worst else "–",
+                  f"[heatmap]({os.path.relpath(png.resolve(), out_dir)})"]
+        rows.append(cells)
+    for model, batching, mono, cross, multi, rd in PUBLISHED.get(task, []):
+        rows.append([f"*published: {model} {batching}*", _fmt(mono), _fmt(cross), _fmt(multi)]
+                    + ["–"] * 6 + [_fmt(rd, 1), "–", ""])
+    lines = [f"## {task}", "", *_table(header, rows), ""]
+    if not ref:
+        lines += ["No significance markers: " + ("only one contender." if len(names) == 1 else
+                                                 f"reference {reference or 'bm25'} has no record for this task."), ""]
+    lines += _bias_section(entries, names, ranks)
+    if mapping:
+        lines += _robustness_section(task, mapping, names, robust)
+    lines += ["Contenders:", ""]
+    lines += [f"- **{name}**: {_describe(rec)}" for name, (_, rec) in zip(names, entries)]
+    return lines + [""]
+
+
+def _markers(task: str, ranks: dict[str, dict], ref: str) -> dict[tuple[str, str], str]:
+    check_paired(ranks, task)
+    out = {}
+    for setting in SETTINGS:
+        if setting not in ranks[ref]:
+            continue
+        others = [n for n in ranks if n != ref]
+        pairs = compare_setting({n: ranks[n][setting] for n in ranks}, METRIC, TEST, ALPHA,
+                                pairs=[(n, ref) for n in others])
+        for p in pairs:
+            if p.significant:
+                out[(p.a, setting)] = BETTER if p.mean_a > p.mean_b else WORSE
+    return out
+
+
+def _robustness(ranks: dict, mapping: dict) -> dict:
+    out = {}
+    for setting, r in ranks.items():
+        values = per_query(r, [METRIC])[METRIC]
+        out[setting] = domain_summary(r, values, query_domains(mapping, [k.rsplit("@", 1)[0] for k in r.keys]),
+                                      list(mapping["domains"]))
+    return out
+
+
+def _bias_section(entries: list[tuple[Path, dict]], names: list[str], ranks: dict) -> list[str]:
+    reports = {name: language_bias(path, ranks[name].get("multi")) for name, (path, _) in zip(names, entries)
+               if "multi" in ranks[name]}
+    if not reports:
+        return []
+    langs = sorted({lang for r in reports.values() for lang in r["per_language"]})
+    expected = sorted({round(v["expected"], 3) for r in reports.values() for v in r["per_language"].values()})
+    rows = [[name] + [_fmt(r["per_language"].get(lang, {}).get("observed"), 2) for lang in langs]
+            + [_fmt(r["observed"], 3), _fmt(r["expected"], 3), _fmt(r["ratio"], 2)]
+            for name, r in reports.items()]
+    return [
+        "### Language bias (multi setting, top-10)",
+        "",
+        "Share of each query's top-10 in the query's own language, mean per query language. *Expected*:",
+        f"the share of its relevant sentences in that language, i.e. from relevance alone ({', '.join(_fmt(e) for e in expected)}",
+        "here). Ratio = mean share / expected; 1 = no preference for the query's language.",
+        "",
+        *_table(["Model"] + langs + ["mean", "expected", "ratio"], rows),
+        "",
+    ]
+
+
+def _robustness_section(task: str, mapping: dict, names: list[str], robust: dict) -> list[str]:
+    domains = list(mapping["domains"])
+    agree = mapping.get("agreement") or {}
+    rows = []
+    for name in names:
+        for setting in SETTINGS:
+            summary = robust[name].get(setting)
+            if not summary:
+                continue
+            rows.append([name, setting] + [_fmt(summary["per_domain"].get(d)) for d in domains]
+                        + [f"{_fmt(summary['worst']['score'])} ({summary['worst']['domain']})",
+                           _fmt(summary["spread"])])
+    counts = Counter(mapping["groups"].values())
+    rate = agree.get("rate")
+    return [
+        "### Robustness across domains (mAP)",
+        "",
+        f"Questions grouped by the topical domain of their article (`tasks/domains/{task}.json`, version "
+        f"{mapping['version']};",
+        ("hand-checked; the automatic assignment agrees on "
+         f"{agree['agree']}/{agree['articles']} = {rate:.1%} of the articles)." if rate is not None
+         else "automatic assignment, not checked by hand)."),
+        "Each query keeps its view's full corpus; a domain's score is the record's aggregate restricted to",
+        "its questions (q. = questions per language). Spread = best minus worst domain.",
+        "",
+        *_table(["Model", "Setting"] + [f"{d} ({counts.get(d, 0)} q.)" for d in domains] + ["Worst", "Spread"], rows),
+        "",
+        "Domains: " + "; ".join(f"**{d}** {label}" for d, label in mapping["domains"].items()) + ".",
+        "",
+    ]
 
 
 def _describe(rec: dict) -> str:

@@ -1,0 +1,90 @@
+"""LEADERBOARD.md: significance markers, bias and robustness sections, determinism, errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlirbench.domains import build_mapping, write_json_file
+from mlirbench.leaderboard import write_leaderboard
+from results_fixture import dataset, make_perfect, run_random
+from test_cli import invoke
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("board")
+    data = dataset(root / "data")
+    res = root / "results"
+    res.mkdir()
+    a = run_random(data, res, "rand-a", seed=0)
+    run_random(data, res, "rand-b", seed=1)
+    make_perfect(a, "perfect")
+    domains = root / "domains"
+    domains.mkdir()
+    write_json_file(domains / "mlqa-r.json", build_mapping(data / "en.json", "mlqa-r"))
+    return res, domains
+
+
+def rows(text: str) -> dict[str, list[str]]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("| [") and "](" in line:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            out[cells[0].split("]")[0][1:]] = cells
+    return out
+
+
+def test_markers_against_the_reference(setup, tmp_path: Path) -> None:
+    res, domains = setup
+    board = write_leaderboard(res, tmp_path / "LB.md", reference="rand-a", domains_dir=domains)
+    text = board.read_text(encoding="utf-8")
+    table = rows(text)
+    assert "*ref*" in table["rand-a"][0]
+    assert all(cell.endswith("▲") for cell in table["perfect"][1:4])  # mAP mono / cross / multi
+    assert not any(c.endswith(("▲", "▼")) for c in table["rand-b"][1:4])  # two random seeds: no difference
+    assert not any(c.endswith(("▲", "▼")) for c in table["rand-a"])
+    assert "Holm-Bonferroni" in text and "*published: LaBSE hybrid*" in text
+
+
+def test_bias_and_robustness_sections(setup, tmp_path: Path) -> None:
+    res, domains = setup
+    text = write_leaderboard(res, tmp_path / "LB.md", reference="rand-a", domains_dir=domains).read_text()
+    assert "### Language bias (multi setting, top-10)" in text
+    assert "### Robustness across domains (mAP)" in text and "automatic assignment" in text
+    perfect = rows(text)["perfect"]
+    assert perfect[11].startswith("1.000 (")  # worst-domain multi mAP of a perfect ranking
+    record = json.loads((res / "rand-a" / "mlqa-r.json").read_text())
+    multi = f"{record['aggregate']['multi']['map']:.3f}"
+    assert rows(text)["rand-a"][3] == multi
+
+
+def test_default_reference_and_no_mapping(setup, tmp_path: Path) -> None:
+    res, _ = setup
+    text = write_leaderboard(res, tmp_path / "LB.md").read_text()
+    assert "reference bm25 has no record for this task" in text
+    assert "▲" not in text.split("## mlqa-r")[1].split("### Language bias")[0]
+    assert "### Robustness" not in text  # no committed mapping for mlqa-r
+
+
+def test_regenerating_gives_the_same_bytes(setup, tmp_path: Path, capsys) -> None:
+    res, _ = setup
+    board = tmp_path / "LEADERBOARD.md"
+    args = ["leaderboard", "--results", str(res), "-o", str(board), "--reference", "rand-b"]
+    code, _, err = invoke(args, capsys)
+    assert code == 0, err
+    first = board.read_bytes()
+    pngs = {p: p.read_bytes() for p in sorted(res.glob("*/*.png"))}
+    assert len(pngs) == 3
+    invoke(args, capsys)
+    assert board.read_bytes() == first
+    assert {p: p.read_bytes() for p in sorted(res.glob("*/*.png"))} == pngs
+
+
+def test_unknown_reference_is_one_line(setup, tmp_path: Path, capsys) -> None:
+    res, _ = setup
+    code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"),
+                           "--reference", "rand-c"], capsys)
+    assert code == 2 and "unknown reference contender 'rand-c'; did you mean" in err and err.count("\n") == 1
+    assert not (tmp_path / "LB.md").exists()
