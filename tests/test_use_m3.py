@@ -133,6 +133,15 @@ def test_batching_invariance() -> None:
     np.testing.assert_allclose(one, many, atol=1e-5)
 
 
+def test_encoder_fast_path_matches_module_forward(encoder: UseM3Encoder) -> None:
+    """encode() computes token states once per distinct id; the plain forward pass must agree."""
+    texts = SYNTHETIC[:20]
+    input_ids, mask = encoder.tokenizer.pad(encoder.tokenizer.encode(texts))
+    with torch.inference_mode():
+        plain = encoder.model(input_ids, mask).numpy()
+    np.testing.assert_allclose(encoder.encode(texts, role="query", lang="xx"), plain, atol=1e-5)
+
+
 def test_empty_and_blank_texts(encoder: UseM3Encoder, package: USE) -> None:
     texts = ["", "   ", "\n", "real text"]
     out = encoder.encode(texts, role="query", lang="xx")
