@@ -30,3 +30,9 @@ test: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The regression check (regression/expected.yaml): TIER=fast is what CI runs on every submission.
+TIER ?= fast
+.PHONY: regress
+regress: $(STAMP)
+	$(VENV)/bin/mlirbench regress --tier $(TIER) --data-dir xquad-r=$(DATA)

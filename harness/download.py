@@ -5,6 +5,7 @@ Files land in the user cache folder; a file whose sha256 does not match is delet
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -55,6 +56,6 @@ def fetch_pinned(url: str, dest: Path, sha256: str | None, *, hint: str, timeout
             got = sha256_file(tmp)
             if sha256 is not None and got != sha256:
                 raise DataError(url, f"sha256 mismatch (expected {sha256}, got {got}); download refused and deleted")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         raise MlirbenchError(f"{url}: download failed ({exc}); {hint}") from None
     return dest

@@ -14,14 +14,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import zlib
 from pathlib import Path
 from typing import Iterator
-
 
 import numpy as np
 
 from .atomic import atomic_path
 from .collection import Collection
+from .errors import DataError
 from .ranking import ViewRanking
 
 RANKS_HEADER = ("setting", "query_lang", "corpus", "query_id", "doc_id", "grade", "rank", "score",
@@ -59,17 +60,62 @@ def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: 
                                   f"{_score(s)}\t{n_ranked}\t{vr.n_docs}\n")
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a gzipped UTF-8 file; a damaged file is one DataError naming it (and
+    the line where there is one)."""
+    n = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                try:
+                    yield n, raw.decode("utf-8").rstrip("\n")
+                except UnicodeDecodeError as exc:
+                    raise DataError(path, f"not valid UTF-8 ({exc.reason})", line=n) from None
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated, CRC mismatch
+        raise DataError(path, f"damaged gzip file after {n} line(s) ({exc})") from None
+
+
+def _int(path: Path, n: int, key: str, value: str, low: int = 0) -> int:
+    try:
+        out = int(value)
+    except ValueError:
+        raise DataError(path, f"{key} {value!r} is not an integer", line=n) from None
+    if out < low:
+        raise DataError(path, f"{key} {out} is below {low}", line=n)
+    return out
+
+
+def _float(path: Path, n: int, key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(path, f"{key} {value!r} is not a number", line=n) from None
+
+
 def read_ranks(path: Path) -> list[dict]:
     """Rows of a ranks file as dicts with typed values (rank, grade, n_* as int; score float)."""
-    rows = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        for line in fh:
-            row = dict(zip(header, line.rstrip("\n").split("\t")))
-            for key in ("grade", "rank", "n_ranked", "n_docs"):
-                row[key] = int(row[key])
-            row["score"] = float(row["score"])
-            rows.append(row)
+    rows, seen = [], set()
+    lines = _lines(path)
+    header = next(lines, (1, ""))[1].split("\t")
+    if tuple(header) != RANKS_HEADER:
+        raise DataError(path, f"not a ranks file: header is not {'/'.join(RANKS_HEADER)}", line=1)
+    for n, line in lines:
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(path, f"expected {len(header)} tab-separated fields, got {len(fields)}", line=n)
+        row = dict(zip(header, fields))
+        for key in ("grade", "rank", "n_ranked", "n_docs"):
+            row[key] = _int(path, n, key, row[key])
+        row["score"] = _float(path, n, "score", row["score"])
+        if not (row["rank"] <= row["n_ranked"] <= row["n_docs"]):
+            raise DataError(path, "needs rank <= n_ranked <= n_docs", line=n)
+        key = (row["setting"], row["corpus"], row["query_id"], row["doc_id"])
+        if key in seen:
+            raise DataError(path, f"duplicate row for query {row['query_id']!r} and doc {row['doc_id']!r}", line=n)
+        seen.add(key)
+        rows.append(row)
     return rows
 
 
@@ -84,9 +130,16 @@ def write_trec(path: Path, rankings: list[ViewRanking], collection: Collection, 
 
 
 def read_trec(path: Path) -> dict[str, dict[str, float]]:
+    """A TREC run ``query Q0 doc rank score tag`` as {query: {doc: score}}."""
     run: dict[str, dict[str, float]] = {}
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            key, _, doc, _, score, _ = line.split()
-            run.setdefault(key, {})[doc] = float(score)
+    for n, line in _lines(path):
+        fields = line.split()
+        if len(fields) != 6:
+            raise DataError(path, f"expected 6 fields (query Q0 doc rank score tag), got {len(fields)}", line=n)
+        key, _, doc, rank, score, _ = fields
+        _int(path, n, "rank", rank, low=1)
+        docs = run.setdefault(key, {})
+        if doc in docs:
+            raise DataError(path, f"duplicate doc {doc!r} for query {key!r}", line=n)
+        docs[doc] = _float(path, n, "score", score)
     return run

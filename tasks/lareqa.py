@@ -71,13 +71,21 @@ class LareqaTask:
     def load(self, data_dir: str | Path | None = None, langs: Sequence[str] | None = None) -> Collection:
         meta = self.metadata
         langs = check_languages(langs, meta.languages, meta.name)
-        files = self._locate(data_dir, langs)
+        files, downloaded = self._locate(data_dir, langs)
         docs: dict[str, list[str]] = {"ids": [], "langs": [], "texts": []}
         queries: dict[str, list[str]] = {"ids": [], "langs": [], "texts": []}
         groups: list[str] = []
         answers: dict[str, dict[str, str]] = {}  # group id -> {lang: relevant doc id}
         for lang in langs:
-            _parse_file(files[lang], lang, docs, queries, groups, answers)
+            try:
+                _parse_file(files[lang], lang, docs, queries, groups, answers)
+            except DataError as exc:
+                if not downloaded or meta.sha256.get(lang) is not None:
+                    raise
+                # no pinned sha256 caught a truncated or corrupt download: never reuse it
+                files[lang].unlink(missing_ok=True)
+                raise DataError(exc.path, f"{exc.problem}; deleted this downloaded copy, the next run "
+                                          "fetches it again", line=exc.line) from None
         qrels = {
             qid: {doc: 1 for doc in answers[group].values()}
             for qid, group in zip(queries["ids"], groups)
@@ -101,8 +109,9 @@ class LareqaTask:
             source=source,
         )
 
-    def _locate(self, data_dir: str | Path | None, langs: Sequence[str]) -> dict[str, Path]:
-        """Local folder (argument, then environment variable), else the pinned download."""
+    def _locate(self, data_dir: str | Path | None, langs: Sequence[str]) -> tuple[dict[str, Path], bool]:
+        """Local folder (argument, then environment variable), else the pinned download; the
+        flag says the files were downloaded (into the cache)."""
         meta = self.metadata
         hint = (f"download {meta.source} at commit {meta.revision} and pass its folder with "
                 f"--data-dir or ${meta.data_env}")
@@ -114,7 +123,7 @@ class LareqaTask:
             missing = [f"{lang}.json" for lang in langs if not (folder / f"{lang}.json").is_file()]
             if missing:
                 raise DataError(folder, f"{meta.name} data folder lacks {', '.join(missing)}")
-            return {lang: folder / f"{lang}.json" for lang in langs}
+            return {lang: folder / f"{lang}.json" for lang in langs}, False
         cache = cache_root() / "data" / meta.name / meta.revision
         folder_name = meta.source.rsplit("/", 1)[-1]
         return {
@@ -122,44 +131,46 @@ class LareqaTask:
                 _RAW.format(commit=meta.revision, folder=folder_name, lang=lang),
                 cache / f"{lang}.json", meta.sha256.get(lang), hint=hint)
             for lang in langs
-        }
+        }, True
 
 
 def _parse_file(path: Path, lang: str, docs: dict, queries: dict, groups: list,
                 answers: dict[str, dict[str, str]]) -> None:
-    """Append the sentences and questions of one language file, validating as it goes."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    """Append the sentences and questions of one language file, validating as it goes: any
+    defect is one DataError naming the file (and line), never a KeyError or TypeError later."""
+    data = _read_json(path)
     articles = data.get("data") if isinstance(data, dict) else None
     if not isinstance(articles, list):
         raise DataError(path, "expected a SQuAD-format object with a 'data' list")
     seen: set[str] = set()
+    n_docs = len(docs["ids"])
     for a, article in enumerate(articles):
         for p, para in enumerate(_field(article, "paragraphs", list, path, f"data[{a}]")):
             where = f"data[{a}].paragraphs[{p}]"
             sentences = _field(para, "sentences", list, path, where)
             breaks = _field(para, "sentence_breaks", list, path, where)
-            if len(sentences) != len(breaks) or not sentences:
+            if not sentences:
+                raise DataError(path, f"{where}: no sentences")
+            if len(sentences) != len(breaks):
                 raise DataError(path, f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
             starts = []
             for s, (text, span) in enumerate(zip(sentences, breaks)):
-                if not isinstance(text, str) or not (isinstance(span, list) and len(span) == 2):
-                    raise DataError(path, f"{where}: sentence {s} or its break span is malformed")
+                if not (isinstance(span, list) and len(span) == 2 and all(_is_int(x) for x in span)
+                        and 0 <= span[0] <= span[1]):
+                    raise DataError(path, f"{where}.sentence_breaks[{s}]: expected [start, end] with "
+                                          f"0 <= start <= end, got {_short(span)}")
+                if starts and span[0] < starts[-1]:
+                    raise DataError(path, f"{where}: sentence_breaks are not in increasing order")
                 starts.append(span[0])
                 docs["ids"].append(f"{lang}:{a}.{p}.{s}")
                 docs["langs"].append(lang)
-                docs["texts"].append(text)
-            if starts != sorted(starts):
-                raise DataError(path, f"{where}: sentence_breaks are not in increasing order")
+                docs["texts"].append(_text(text, path, f"{where}.sentences[{s}]"))
             for q, qa in enumerate(_field(para, "qas", list, path, where)):
                 qwhere = f"{where}.qas[{q}]"
-                qid = _field(qa, "id", str, path, qwhere)
-                text = _field(qa, "question", str, path, qwhere)
+                qid = _text(_field(qa, "id", str, path, qwhere), path, f"{qwhere}.id")
+                if not qid or any(c.isspace() for c in qid):
+                    raise DataError(path, f"{qwhere}: question id {qid!r} is empty or holds whitespace")
+                text = _text(_field(qa, "question", str, path, qwhere), path, f"{qwhere}.question")
                 if not text.strip():
                     raise DataError(path, f"{qwhere}: question {qid!r} is empty")
                 if qid in seen:
@@ -169,14 +180,35 @@ def _parse_file(path: Path, lang: str, docs: dict, queries: dict, groups: list,
                 if not answer_list or not isinstance(answer_list[0], dict):
                     raise DataError(path, f"{qwhere}: question {qid!r} has no answers")
                 start = answer_list[0].get("answer_start")
-                if not isinstance(start, int) or start < starts[0] or start >= breaks[-1][1]:
-                    raise DataError(path, f"{qwhere}: answer_start {start!r} of {qid!r} lies outside the sentences")
+                if not _is_int(start) or start < starts[0] or start >= breaks[-1][1]:
+                    raise DataError(path, f"{qwhere}: answer_start {_short(start)} of {qid!r} lies outside the sentences")
                 sentence = bisect.bisect_right(starts, start) - 1
                 queries["ids"].append(f"{lang}:{qid}")
                 queries["langs"].append(lang)
                 queries["texts"].append(text)
                 groups.append(qid)
                 answers.setdefault(qid, {})[lang] = f"{lang}:{a}.{p}.{sentence}"
+    if len(docs["ids"]) == n_docs or not seen:
+        raise DataError(path, "no sentences or no questions (an empty or cut-down file?)")
+
+
+def _read_json(path: Path) -> object:
+    """Strict UTF-8 JSON; errors carry the line (of the JSON error or of the undecodable byte)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                        line=raw.count(b"\n", 0, exc.start) + 1) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except RecursionError:
+        raise DataError(path, "malformed JSON: nested too deeply") from None
 
 
 def _field(obj: object, name: str, kind: type, path: Path, where: str):
@@ -186,6 +218,26 @@ def _field(obj: object, name: str, kind: type, path: Path, where: str):
     if not isinstance(value, kind):
         raise DataError(path, f"{where}.{name}: expected {kind.__name__}, got {type(value).__name__}")
     return value
+
+
+def _text(value: object, path: Path, where: str) -> str:
+    """A string that can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
+    if not isinstance(value, str):
+        raise DataError(path, f"{where}: expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(path, f"{where}: not encodable as UTF-8 ({exc.reason})") from None
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def xquad_r() -> LareqaTask:

@@ -47,7 +47,8 @@ def test_corrupt_entry_is_recomputed(tmp_path: Path) -> None:
     assert np.array_equal(good, again) and inner.calls == 2
 
 
-def test_rerun_encodes_nothing_and_clear(tmp_path: Path, capsys) -> None:
+def test_rerun_encodes_nothing_and_clear(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MLIRBENCH_CACHE", str(tmp_path / "cache"))  # not shared with other tests
     data = write_dataset(tmp_path / "data", ["de", "en", "es", "zh"])
     args = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en,es,zh",
             "-o", str(tmp_path / "res"), "--quiet"]
