@@ -9,7 +9,7 @@ DATA ?= ../shared/data/xquad-r
 # No NVIDIA GPU -> the CPU build of torch; with one, pip picks the CUDA build as usual.
 TORCH_PIN := $(shell command -v nvidia-smi >/dev/null 2>&1 || echo "-c constraints/cpu.txt")
 DATA_OPT := $(shell [ -d "$(DATA)" ] && echo "--data-dir $(DATA)")
-MODELS ?= bm25
+MODELS ?= bm25 use-m3
 
 .PHONY: main test venv clean-venv
 
