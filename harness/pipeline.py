@@ -78,6 +78,15 @@ def evaluate_scores(scores: np.ndarray, collection: Collection, meta: TaskMetada
     rankings: dict[str, list[ViewRanking]] = {s: [] for s in meta.settings}
     for view in tqdm(views, desc="rank views", unit="view", disable=not progress):
         rankings[view.setting].append(rank_view(scores, view, rel, meta.save_depth))
+    ev = evaluate_rankings(rankings, collection, meta)
+    ev.timings["evaluate_s"] = time.perf_counter() - t0
+    return ev
+
+
+def evaluate_rankings(rankings: dict[str, list[ViewRanking]], collection: Collection,
+                      meta: TaskMetadata) -> Evaluation:
+    """Score view rankings (from a score matrix or from top-k runs) through ranx and aggregate."""
+    t0 = time.perf_counter()
     per_view, aggregate = {}, {}
     for setting, vrs in rankings.items():
         per_view[setting] = view_means(vrs, setting_scores(vrs, meta.metrics))

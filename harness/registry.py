@@ -45,6 +45,8 @@ TASKS: dict[str, Entry] = {
                      "LAReQA XQuAD-R: 11 languages, 13,090 questions, 13,014 pooled sentences"),
     "mlqa-r": Entry("mlirbench.tasks.lareqa:mlqa_r",
                     "LAReQA MLQA-R: 7 languages, 2-4 relevant sentences per question"),
+    "miracl": Entry("mlirbench.tasks.miracl:miracl",
+                    "MIRACL dev: 18 languages, monolingual, top-1000 runs (BM25 per language; dense: shards + FAISS)"),
 }
 
 

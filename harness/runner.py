@@ -20,19 +20,29 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     task = get_task(task_name)  # fail fast on unknown names before any heavy work
     collection = task.load(data_dir, langs)  # and on bad data, before loading a model
     system = build_model(spec, progress)
-    if cache and not is_searcher(system):
-        system = CachedEncoder(system)
-    scores, timings = score_matrix(system, collection, progress)
-    ev = evaluate_scores(scores, collection, task.metadata, progress)
     meta = task.metadata
+    retrieval, n_docs = None, None
+    if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
+        from .topk import evaluate_topk
+        top = evaluate_topk(system, collection, meta, spec, fresh=not cache, progress=progress)
+        n_docs = sum(collection.corpus.count(lang) for lang in collection.languages)
+        collection, ev, timings, model_meta, retrieval = (top.collection, top.evaluation, top.timings,
+                                                          top.model_metadata, top.retrieval)
+    else:
+        if cache and not is_searcher(system):
+            system = CachedEncoder(system)
+        scores, timings = score_matrix(system, collection, progress)
+        ev = evaluate_scores(scores, collection, meta, progress)
+        model_meta = system.metadata()
     record = {
         "model": {"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
-                  "metadata": system.metadata()},
+                  "metadata": model_meta},
         "task": {"name": meta.name, "revision": meta.revision, "source": meta.source,
                  "languages": list(collection.languages), "all_languages": list(meta.languages),
                  "metrics": list(meta.metrics), "main_score": meta.main_score,
                  "save_depth": meta.save_depth,
-                 "counts": {"queries": len(collection.queries), "docs": len(collection.docs)}},
+                 "counts": {"queries": len(collection.queries), "docs": n_docs or len(collection.docs)}},
+        **({"retrieval": retrieval} if retrieval else {}),  # top-k: depth, shards, FAISS, Ray
         "aggregate": ev.aggregate,
         "views": ev.views,
         "pair_matrix": ev.pair_matrix,

@@ -29,6 +29,8 @@ class TaskMetadata:
     save_depth: int = 10  # depth of the human-readable TREC run files
     data_env: str = ""  # environment variable naming a local data folder
     sha256: dict[str, str | None] = field(default_factory=dict)
+    retrieval: str = "full"  # "full": one score matrix; "topk": top-``depth`` runs per language (topk.py)
+    depth: int = 1000  # top-k depth of a "topk" task
 
 
 class Task(Protocol):

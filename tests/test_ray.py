@@ -1,0 +1,61 @@
+"""Shard encoding on a local Ray cluster (2 CPU workers) equals the single-process path, byte for
+byte, and so do the search results and a whole MIRACL-fixture evaluation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'mlirbench[ray]'")
+pytest.importorskip("faiss")
+
+from miracl_fixture import write_miracl  # noqa: E402
+from mlirbench.adapters.random_encoder import RandomEncoder  # noqa: E402
+from mlirbench.corpus import SyntheticCorpus  # noqa: E402
+from mlirbench.distributed import RayShardPool  # noqa: E402
+from mlirbench.download import sha256_file  # noqa: E402
+from mlirbench.faiss_search import search_shards  # noqa: E402
+from mlirbench.registry import ModelSpec  # noqa: E402
+from mlirbench.shards import encode_corpus  # noqa: E402
+from mlirbench.tasks.miracl import MIRACL, miracl  # noqa: E402
+from mlirbench.topk import ScaleOptions, evaluate_topk  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SPEC = ModelSpec("random", {"dim": 16})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
+    corpus = SyntheticCorpus(("en",), size=1000, words=16)
+    pool = RayShardPool(SPEC, 2)
+    try:
+        dist, stats = encode_corpus(RandomEncoder(dim=16), corpus, "en", shard_size=90, encode_batch=32,
+                                    root=tmp_path / "ray", pool=pool, progress=False)
+    finally:
+        pool.shutdown()
+    single, _ = encode_corpus(RandomEncoder(dim=16), corpus, "en", shard_size=90, encode_batch=32,
+                              root=tmp_path / "one", progress=False)
+    assert stats["shards_encoded"] == 12 and dist.n_docs == single.n_docs == 1000
+    for i in range(12):
+        assert sha256_file(tmp_path / "ray" / f"shard-{i:05d}.npy") == sha256_file(tmp_path / "one" / f"shard-{i:05d}.npy")
+        assert dist.ids(i) == single.ids(i)
+    queries = RandomEncoder(dim=16).encode([f"q{i}" for i in range(7)], role="query", lang="en")
+    got, want = search_shards(dist, queries, 50, progress=False), search_shards(single, queries, 50, progress=False)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_ray_evaluation_equals_single_process(cluster, tmp_path: Path) -> None:
+    data = miracl().load(write_miracl(tmp_path / "m"))
+    enc = RandomEncoder(dim=16)
+    runs = {workers: evaluate_topk(enc, data, MIRACL, SPEC, options=ScaleOptions(shard_size=8, ray_workers=workers),
+                                   fresh=True, progress=False) for workers in (0, 2)}
+    assert runs[2].evaluation.views == runs[0].evaluation.views
+    assert runs[2].retrieval["distributed"]["workers"] == 2 and runs[0].retrieval["distributed"] is None
