@@ -47,25 +47,55 @@ class ViewRanking:
         return self.rel_rows[i, :n], self.rel_grades[i, :n], self.rel_ranks[i, :n], self.rel_scores[i, :n]
 
 
-def relevant_rows(collection: Collection) -> list[dict[int, int]]:
-    """Per query row: {relevant doc row: grade} (grade > 0 only)."""
+@dataclass(frozen=True)
+class Relevance:
+    """Graded relevance as CSR over query rows: the judged docs of query q are
+    ``doc_rows[indptr[q]:indptr[q + 1]]`` (grade > 0 only)."""
+
+    indptr: np.ndarray
+    doc_rows: np.ndarray
+    grades: np.ndarray
+
+
+def relevant_rows(collection: Collection) -> Relevance:
     row_of = {doc_id: i for i, doc_id in enumerate(collection.docs.ids)}
-    return [{row_of[d]: g for d, g in collection.qrels.get(qid, {}).items() if g > 0}
-            for qid in collection.queries.ids]
+    indptr, rows, grades = [0], [], []
+    for qid in collection.queries.ids:
+        judged = [(row_of[d], g) for d, g in collection.qrels.get(qid, {}).items() if g > 0]
+        rows += [d for d, _ in judged]
+        grades += [g for _, g in judged]
+        indptr.append(len(rows))
+    return Relevance(np.asarray(indptr, np.int64), np.asarray(rows, np.int64), np.asarray(grades, np.int64))
 
 
-def rank_view(scores: np.ndarray, view: View, rel: list[dict[int, int]], save_depth: int) -> ViewRanking:
-    """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort."""
-    n_docs = len(view.doc_rows)
-    col_of = np.full(scores.shape[1], -1, dtype=np.int64)
-    col_of[view.doc_rows] = np.arange(n_docs)
-    judged = [[(c, g) for d, g in rel[q].items() if (c := col_of[d]) >= 0] for q in view.query_rows]
-    keep = np.flatnonzero([len(j) > 0 for j in judged])
-    width = max((len(judged[i]) for i in keep), default=0)
+def _judged_in_view(view: View, rel: Relevance, n_all_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kept query positions, padded view columns of their relevant docs (-1 pad), grades)."""
+    col_of = np.full(n_all_docs, -1, dtype=np.int64)
+    col_of[view.doc_rows] = np.arange(len(view.doc_rows))
+    starts, ends = rel.indptr[view.query_rows], rel.indptr[view.query_rows + 1]
+    lens = ends - starts
+    owner = np.repeat(np.arange(len(view.query_rows)), lens)
+    entry = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+    cols_all = col_of[rel.doc_rows[entry]]
+    inside = cols_all >= 0
+    owner, cols_all, grades_all = owner[inside], cols_all[inside], rel.grades[entry][inside]
+    counts = np.bincount(owner, minlength=len(view.query_rows))
+    keep = np.flatnonzero(counts)
+    width = int(counts.max()) if len(counts) else 0
+    new_row = np.cumsum(counts > 0) - 1
+    first = np.cumsum(counts) - counts
+    pos = np.arange(len(owner)) - first[owner]
     cols = np.full((len(keep), width), -1, dtype=np.int64)
     grades = np.zeros((len(keep), width), dtype=np.int64)
-    for r, i in enumerate(keep):
-        cols[r, : len(judged[i])], grades[r, : len(judged[i])] = zip(*judged[i])
+    cols[new_row[owner], pos] = cols_all
+    grades[new_row[owner], pos] = grades_all
+    return keep, cols, grades
+
+
+def rank_view(scores: np.ndarray, view: View, rel: Relevance, save_depth: int) -> ViewRanking:
+    """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort."""
+    n_docs = len(view.doc_rows)
+    keep, cols, grades = _judged_in_view(view, rel, scores.shape[1])
     sub = np.ascontiguousarray(scores[view.query_rows[keep]][:, view.doc_rows])
     valid = cols >= 0
     rel_scores = np.where(valid, np.take_along_axis(sub, np.maximum(cols, 0), axis=1), -np.inf)

@@ -36,7 +36,7 @@ def run_key(query_id: str, corpus: str) -> str:
 @contextlib.contextmanager
 def _gz_text(path: Path) -> Iterator[io.TextIOWrapper]:
     with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=6) as gz:
         text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
         yield text
         text.flush()
