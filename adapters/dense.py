@@ -6,6 +6,8 @@ shared base adds role prefixes, device/dtype choice, length-sorted batching and 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ._torch_utils import HFEncoderBase, import_optional
@@ -47,7 +49,8 @@ class DenseEncoder(HFEncoderBase):
                        "normalize": normalize, "device": device, "dtype": dtype,
                        "batch_size": batch_size, "max_length": max_length, "revision": revision},
         )
-        self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True)
+        self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
+                                            trust_remote_code=_own_modules(self.folder))
         self.model.to(self.dtype)
         self.model.eval()
         if max_length is not None:
@@ -64,9 +67,26 @@ class DenseEncoder(HFEncoderBase):
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
 
+    def metadata(self) -> dict:
+        """Provenance; a model trained by ``mlirbench train`` adds its base, batching, alpha, data and split."""
+        meta = super().metadata()
+        if (self.folder / "mlirbench_training.json").is_file():
+            from mlirbench.training.trainer import read_training_summary
+            meta["training"] = read_training_summary(self.folder)
+        return meta
+
     def _encode_batch(self, batch: list[str], *, prefix: str, lang: str) -> np.ndarray:
         """``prompt=""`` (not None) without a prefix, so a model's ``default_prompt_name`` cannot slip in."""
         vectors = self.model.encode(
             batch, prompt=prefix, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
         )
         return vectors.float().cpu().numpy()
+
+
+def _own_modules(folder: Path) -> bool:
+    """Models saved by ``mlirbench train`` (USE-m3, mBART bases) list module classes of this package,
+    which sentence-transformers >= 6 imports only with ``trust_remote_code``; nothing else is trusted."""
+    if not (folder / "modules.json").is_file():
+        return False
+    from mlirbench.training.bases import trusted_module_types
+    return trusted_module_types(folder)

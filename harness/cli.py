@@ -157,7 +157,8 @@ def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: s
 @cli.command("train")
 @click.option("--base", required=True,
               help="use-m3, mbart[:<hub id or folder>], or a sentence-transformers hub id / folder.")
-@click.option("--batching", required=True, type=click.Choice(["x-x-mono", "x-y", "hybrid"]))
+@click.option("--batching", type=click.Choice(["x-x-mono", "x-y", "hybrid"]), default=None,
+              help="Batch kind; required except for mbart bases (the fine-tuned mBART baseline: x-x-mono).")
 @click.option("--alpha", type=float, default=None, help="Hybrid: probability of an X-X-mono batch (default 0.5).")
 @click.option("--train-data", required=True, type=click.Path(path_type=Path), help="Training JSONL.")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Model folder to write.")
@@ -172,19 +173,23 @@ def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: s
               help="Share of groups held out for the validation loss (0: none).")
 @click.option("--patience", type=int, default=3, show_default=True,
               help="Early stopping: evaluations without a better validation loss (-1: off).")
-@click.option("--eval-steps", type=int, default=None, help="Steps between validations/checkpoints (default: a quarter epoch).")
+@click.option("--eval-steps", type=int, default=None,
+              help="Steps between validations/checkpoints (default: a quarter epoch).")
+@click.option("--freeze-embeddings", is_flag=True, help="Keep the input token table fixed (fast on CPU for use-m3).")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, output: Path, seed: int,
               epochs: float, max_steps: int, batch_size: int, lr: float, weight_decay: float, warmup_ratio: float,
-              val_fraction: float, patience: int, eval_steps: int | None, resume: bool, quiet: bool) -> None:
+              val_fraction: float, patience: int, eval_steps: int | None, freeze_embeddings: bool, resume: bool,
+              quiet: bool) -> None:
     """Fine-tune a dual encoder with X-X-mono, X-Y or hybrid(alpha) batches (arXiv 2408.10536)."""
-    from .training.trainer import TrainConfig, train
+    from .training.trainer import TrainConfig, default_batching, train
     meta = train(TrainConfig(
-        base=base, batching=batching, alpha=alpha, train_data=train_data, output=output, seed=seed, epochs=epochs,
+        base=base, batching=batching or default_batching(base), alpha=alpha, train_data=train_data, output=output,
+        seed=seed, epochs=epochs,
         max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
         val_fraction=val_fraction, patience=None if patience < 0 or val_fraction <= 0 else patience,
-        eval_steps=eval_steps, resume=resume, progress=not quiet))
+        eval_steps=eval_steps, freeze_embeddings=freeze_embeddings, resume=resume, progress=not quiet))
     click.echo(f"trained {meta['global_step']} steps (train loss {meta['train_loss']:.4f}, best validation loss "
                f"{meta['best_eval_loss'] if meta['best_eval_loss'] is not None else 'n/a'}); wrote {output}")
 
@@ -193,7 +198,7 @@ def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, o
 @click.option("--model", "-m", required=True, help="HF translation model (Marian, M2M-100, NLLB): hub id or folder.")
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Training JSONL.")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="JSONL to write.")
-@click.option("--source-lang", required=True, help="Language of the rows to translate, e.g. en.")
+@click.option("--source-lang", required=True, help="Language of the rows to translate, e.g. en (NLLB: en=eng_Latn).")
 @click.option("--to", "targets", required=True,
               help="Target languages, e.g. 'de,zh'; LANG=CODE gives the model's code (de=deu_Latn for NLLB).")
 @click.option("--batch-size", type=int, default=16, show_default=True)
