@@ -8,6 +8,7 @@ recomputed from the records' side files, so no record field beyond schema 1 is n
 """
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -16,10 +17,11 @@ from .atomic import atomic_open
 from .bias import language_bias
 from .compare import TEST_NAMES, check_paired, compare_setting
 from .domains import load_mapping, query_domains
+from .errors import DataError
 from .heatmap import write_heatmap
 from .names import unknown
 from .published import PUBLISHED, SOURCE
-from .results import iter_records
+from .results import EXPERIMENT, iter_records
 from .robustness import domain_summary
 from .saved import per_query, record_ranks
 
@@ -73,13 +75,34 @@ def write_leaderboard(results: Path, output: Path, reference: str | None = None,
     for task in sorted(by_task):
         mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
         lines += _task_section(task, by_task[task], reference, mapping, out_dir)
+    for manifest in sorted(Path(results).glob(f"*/{EXPERIMENT}")):
+        lines += _experiment_section(manifest, out_dir, domains_dir)
     with atomic_open(output, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines).rstrip("\n") + "\n")
     return output
 
 
+def _experiment_section(manifest: Path, out_dir: Path, domains_dir: Path | None) -> list[str]:
+    """An experiment folder (``results/<name>/experiment.json`` + ``<name>/<model>/<task>.json``):
+    its own tables, never mixed with the full-data ones or with published rows, plus the
+    experiment's description and reading kept in the manifest."""
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(manifest, f"malformed experiment manifest: {exc.msg}", line=exc.lineno) from None
+    by_task: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
+    for path, record in iter_records(manifest.parent):
+        by_task[record["task"]["name"]].append((path, record))
+    lines = [f"## Experiment: {info['title']}", "", info["description"], ""]
+    for task in sorted(by_task):
+        mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
+        lines += _task_section(task, by_task[task], info.get("reference"), mapping, out_dir,
+                               heading=f"### {task} ({manifest.parent.name})", published=False)
+    return lines + ["**Reading.** " + info["reading"], ""]
+
+
 def _task_section(task: str, entries: list[tuple[Path, dict]], reference: str | None, mapping: dict | None,
-                  out_dir: Path) -> list[str]:
+                  out_dir: Path, heading: str | None = None, published: bool = True) -> list[str]:
     entries = sorted(entries, key=lambda pr: (-(pr[1]["aggregate"].get("multi", {}).get("map") or 0.0),
                                               pr[0].parent.name))
     names = [path.parent.name for path, _ in entries]  # the record's folder: its slug, unique
@@ -106,10 +129,10 @@ def _task_section(task: str, entries: list[tuple[Path, dict]], reference: str | 
                   f"{_fmt(worst['score'])} ({worst['domain']})" if worst else "–",
                   f"[heatmap]({os.path.relpath(png.resolve(), out_dir)})"]
         rows.append(cells)
-    for model, batching, mono, cross, multi, rd in PUBLISHED.get(task, []):
+    for model, batching, mono, cross, multi, rd in PUBLISHED.get(task, []) if published else []:
         rows.append([f"*published: {model} {batching}*", _fmt(mono), _fmt(cross), _fmt(multi)]
                     + ["–"] * 6 + [_fmt(rd, 1), "–", ""])
-    lines = [f"## {task}", "", *_table(header, rows), ""]
+    lines = [heading or f"## {task}", "", *_table(header, rows), ""]
     if not ref:
         lines += ["No significance markers: " + ("only one contender." if len(names) == 1 else
                                                  f"reference {reference or 'bm25'} has no record for this task."), ""]
@@ -203,6 +226,10 @@ def _describe(rec: dict) -> str:
     meta = rec["model"]["metadata"]
     keep = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) and k != "name"}
     parts = [f"{k}={v}" for k, v in sorted(keep.items())]
+    training = meta.get("training")
+    if isinstance(training, dict):  # a model trained by `mlirbench train`
+        parts.insert(0, "trained: " + ", ".join(f"{k}={training.get(k)}" for k in (
+            "base", "batching", "alpha", "global_step", "batch_size", "lr", "seed", "freeze_embeddings")))
     git = rec["provenance"].get("git", {})
     commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
     return f"{', '.join(parts)}; code {commit}; mlirbench {rec['provenance']['mlirbench_version']}"

@@ -78,7 +78,11 @@ def load_record(path: Path) -> dict:
     return record
 
 
+EXPERIMENT = "experiment.json"  # manifest of an experiment folder: results/<experiment>/<model>/<task>.json
+
+
 def iter_records(root: Path):
-    """All records under ``root`` in a stable order (model folder, task)."""
+    """All records directly under ``root`` (``<model>/<task>.json``) in a stable order."""
     for path in sorted(Path(root).glob("*/*.json")):
-        yield path, load_record(path)
+        if path.name != EXPERIMENT:
+            yield path, load_record(path)

@@ -88,3 +88,20 @@ def test_unknown_reference_is_one_line(setup, tmp_path: Path, capsys) -> None:
                            "--reference", "rand-c"], capsys)
     assert code == 2 and "unknown reference contender 'rand-c'; did you mean" in err and err.count("\n") == 1
     assert not (tmp_path / "LB.md").exists()
+
+
+def test_experiment_folder_gets_its_own_section(setup, tmp_path: Path) -> None:
+    res, domains = setup
+    import shutil
+    exp = res / "my-exp"
+    shutil.copytree(res / "rand-a", exp / "rand-a")
+    (exp / "experiment.json").write_text(json.dumps(
+        {"title": "a test experiment", "description": "what was run", "reference": "rand-a",
+         "reading": "what it shows"}), encoding="utf-8")
+    out = tmp_path / "LB.md"
+    text = write_leaderboard(res, out, domains_dir=domains).read_text()
+    main, _, experiment = text.partition("## Experiment: a test experiment")
+    assert experiment and "my-exp/rand-a/mlqa-r.json" in experiment
+    assert "my-exp/" not in main  # experiment records never join the main table
+    assert "*published" not in experiment and "**Reading.** what it shows" in experiment
+    shutil.rmtree(exp)
