@@ -20,13 +20,13 @@ naming it, which training copies into the model's metadata.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import random
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from mlirbench.atomic import atomic_open
+from mlirbench.download import sha256_file
 from mlirbench.errors import DataError
 
 REQUIRED = ("group", "lang", "query", "positive")
@@ -35,14 +35,6 @@ REQUIRED = ("group", "lang", "query", "positive")
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_rows(path: str | Path) -> list[dict]:

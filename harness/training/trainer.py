@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlirbench.download import sha256_file
 from mlirbench.errors import DataError, MlirbenchError
 
-from .data import read_rows, read_sidecar, sha256_file
+from .data import read_rows, read_sidecar
 
 METADATA_FILE = "mlirbench_training.json"
 PROMPTS = {"query": "Query: ", "passage": "Passage: "}

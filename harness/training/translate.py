@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from mlirbench.download import sha256_file
 from mlirbench.errors import MlirbenchError
 
-from .data import atomic_write_text, read_rows, read_sidecar, sha256_file, sidecar, write_rows
+from .data import atomic_write_text, read_rows, read_sidecar, sidecar, write_rows
 
 
 def parse_targets(values: Sequence[str]) -> dict[str, str | None]:
