@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +23,7 @@ from .atomic import atomic_path
 from .collection import Collection
 from .errors import DataError
 from .ranking import ViewRanking
+from .textio import numbered_lines
 
 RANKS_HEADER = ("setting", "query_lang", "corpus", "query_id", "doc_id", "grade", "rank", "score",
                 "n_ranked", "n_docs")
@@ -60,23 +60,6 @@ def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: 
                                   f"{_score(s)}\t{n_ranked}\t{vr.n_docs}\n")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a gzipped UTF-8 file; a damaged file is one DataError naming it (and
-    the line where there is one)."""
-    n = 0
-    try:
-        with gzip.open(path, "rb") as fh:
-            for n, raw in enumerate(fh, start=1):
-                try:
-                    yield n, raw.decode("utf-8").rstrip("\n")
-                except UnicodeDecodeError as exc:
-                    raise DataError(path, f"not valid UTF-8 ({exc.reason})", line=n) from None
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated, CRC mismatch
-        raise DataError(path, f"damaged gzip file after {n} line(s) ({exc})") from None
-
-
 def _int(path: Path, n: int, key: str, value: str, low: int = 0) -> int:
     try:
         out = int(value)
@@ -97,7 +80,7 @@ def _float(path: Path, n: int, key: str, value: str) -> float:
 def read_ranks(path: Path) -> list[dict]:
     """Rows of a ranks file as dicts with typed values (rank, grade, n_* as int; score float)."""
     rows, seen = [], set()
-    lines = _lines(path)
+    lines = numbered_lines(path)
     header = next(lines, (1, ""))[1].split("\t")
     if tuple(header) != RANKS_HEADER:
         raise DataError(path, f"not a ranks file: header is not {'/'.join(RANKS_HEADER)}", line=1)
@@ -132,7 +115,7 @@ def write_trec(path: Path, rankings: list[ViewRanking], collection: Collection, 
 def read_trec(path: Path) -> dict[str, dict[str, float]]:
     """A TREC run ``query Q0 doc rank score tag`` as {query: {doc: score}}."""
     run: dict[str, dict[str, float]] = {}
-    for n, line in _lines(path):
+    for n, line in numbered_lines(path):
         fields = line.split()
         if len(fields) != 6:
             raise DataError(path, f"expected 6 fields (query Q0 doc rank score tag), got {len(fields)}", line=n)

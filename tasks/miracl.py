@@ -17,11 +17,9 @@ small next to encoding it); retrieval streams it again (``corpus.py``).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -32,6 +30,7 @@ from mlirbench.download import cache_root, offline, sha256_file
 from mlirbench.errors import DataError, MissingDependencyError, MlirbenchError
 from mlirbench.names import check_languages
 from mlirbench.task import TaskMetadata
+from mlirbench.textio import numbered_lines
 
 TEXT_JOIN = "title + ' ' + text (text alone when the title is empty)"
 TOPICS_REPO = "miracl/miracl"
@@ -74,23 +73,6 @@ def corpus_files(root: Path, lang: str) -> list[Path]:
     return sorted(files, key=lambda p: int(p.name.split("-")[1].split(".")[0]))
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered UTF-8 lines of a plain or gzipped file; any defect is one DataError."""
-    n = 0
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            for n, raw in enumerate(fh, start=1):
-                try:
-                    yield n, raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as exc:
-                    raise DataError(path, f"not valid UTF-8 ({exc.reason})", line=n) from None
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(path, f"damaged file after {n} line(s) ({exc})") from None
-
-
 def _doc(path: Path, n: int, line: str) -> tuple[str, str]:
     """(docid, joined text) of one corpus line."""
     try:
@@ -125,7 +107,7 @@ class MiraclCorpus:
     def docs(self, lang: str) -> Iterator[tuple[Path, int, str, str]]:
         """(file, line, prefixed docid, text) in corpus order."""
         for path in self.files[lang]:
-            for n, line in _lines(path):
+            for n, line in numbered_lines(path):
                 if line.strip():
                     docid, text = _doc(path, n, line)
                     yield path, n, f"{lang}:{docid}", text
@@ -215,7 +197,7 @@ class MiraclTask:
 
 def _read_topics(path: Path, lang: str) -> dict[str, str]:
     topics: dict[str, str] = {}
-    for n, line in _lines(path):
+    for n, line in numbered_lines(path):
         if not line.strip():
             continue
         qid, sep, text = line.partition("\t")
@@ -234,7 +216,7 @@ def _read_qrels(path: Path, lang: str, topics: dict[str, str], qrels: dict[str, 
     """Add the judgments to ``qrels``; returns {judged doc id: first line naming it} to check
     against the corpus."""
     judged: dict[str, int] = {}
-    for n, line in _lines(path):
+    for n, line in numbered_lines(path):
         fields = line.split()
         if not fields:
             continue

@@ -1,0 +1,27 @@
+"""Numbered lines of plain or gzipped UTF-8 files, every defect one ``DataError``."""
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+from .errors import DataError
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text without the line ending); ``.gz`` files are decompressed. A missing,
+    truncated or non-UTF-8 file raises a DataError naming the file and, where known, the line."""
+    n = 0
+    gz = Path(path).suffix == ".gz"
+    try:
+        with (gzip.open if gz else open)(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                try:
+                    yield n, raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    raise DataError(path, f"not valid UTF-8 ({exc.reason})", line=n) from None
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated, CRC mismatch
+        raise DataError(path, f"damaged {'gzip ' if gz else ''}file after {n} line(s) ({exc})") from None
