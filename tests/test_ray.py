@@ -2,6 +2,9 @@
 byte, and so do the search results and a whole MIRACL-fixture evaluation."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,19 @@ from mlirbench.topk import ScaleOptions, evaluate_topk  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SPEC = ModelSpec("random", {"dim": 16})
+# Ray's core worker installs its own SIGSEGV handler, which turns the JVM's (pyserini's) internal,
+# handled SIGSEGVs into crashes of the whole process. So the Ray tests run in a child pytest.
+IN_CHILD = os.environ.get("MLIRBENCH_RAY_CHILD") == "1"
+in_child = pytest.mark.skipif(not IN_CHILD, reason="runs in a child process (test_ray_in_a_child_process)")
+
+
+@pytest.mark.skipif(IN_CHILD, reason="this is the child")
+def test_ray_in_a_child_process() -> None:
+    env = dict(os.environ, MLIRBENCH_RAY_CHILD="1")
+    child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert child.returncode == 0, child.stdout[-4000:] + child.stderr[-2000:]
+    assert "2 passed" in child.stdout
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +48,7 @@ def cluster():
     ray.shutdown()
 
 
+@in_child
 def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
     corpus = SyntheticCorpus(("en",), size=1000, words=16)
     pool = RayShardPool(SPEC, 2)
@@ -52,6 +69,7 @@ def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[1], want[1])
 
 
+@in_child
 def test_ray_evaluation_equals_single_process(cluster, tmp_path: Path) -> None:
     data = miracl().load(write_miracl(tmp_path / "m"))
     enc = RandomEncoder(dim=16)
