@@ -22,7 +22,7 @@ from .heatmap import write_heatmap
 from .names import unknown
 from .published import PUBLISHED, SOURCE
 from .results import EXPERIMENT, iter_records
-from .robustness import domain_summary
+from .robustness import domain_summary, shift_summary
 from .saved import per_query, record_ranks
 
 SETTINGS = ("mono", "cross", "multi")
@@ -98,7 +98,29 @@ def _experiment_section(manifest: Path, out_dir: Path, domains_dir: Path | None)
         mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
         lines += _task_section(task, by_task[task], info.get("reference"), mapping, out_dir,
                                heading=f"### {task} ({manifest.parent.name})", published=False)
+        if info.get("heldout_domain") and mapping:
+            lines += _shift_section(by_task[task], mapping, info["heldout_domain"])
     return lines + ["**Reading.** " + info["reading"], ""]
+
+
+def _shift_section(entries: list[tuple[Path, dict]], mapping: dict, held_out: str) -> list[str]:
+    """In-domain vs held-out-domain mAP of an experiment whose training left one domain out."""
+    if held_out not in mapping["domains"]:
+        raise unknown("held-out domain", held_out, mapping["domains"])
+    rows = []
+    for path, _ in sorted(entries, key=lambda pr: pr[0].parent.name):
+        for setting, r in record_ranks(path).items():
+            keys = [k.rsplit("@", 1)[0] for k in r.keys]
+            shift = shift_summary(r, per_query(r, [METRIC])[METRIC], query_domains(mapping, keys), held_out)
+            drop = shift["relative_drop"]
+            rows.append([path.parent.name, setting, _fmt(shift["in_domain"]), _fmt(shift["held_out_domain"]),
+                         "–" if drop is None else f"{100 * drop:.1f}%"])
+    header = ["Model", "Setting", "in-domain mAP", f"held-out domain ({held_out}) mAP", "relative drop"]
+    return [f"### Domain shift: trained without *{held_out}*", "",
+            "Questions of the training domains (in-domain test articles) vs questions of the held-out",
+            "domain, same pool; relative drop = (in - out) / in. Zero-shot models show the two",
+            "question sets' difference in difficulty; the trained models' extra drop is the shift.", "",
+            *_table(header, rows), ""]
 
 
 def _task_section(task: str, entries: list[tuple[Path, dict]], reference: str | None, mapping: dict | None,

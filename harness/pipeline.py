@@ -35,7 +35,7 @@ def encode_table(encoder, table: TextTable, role: str, progress: bool = True) ->
     """Encode a table language by language (adapters may need the language, e.g. mBART codes)."""
     langs = list(dict.fromkeys(table.langs))
     out: np.ndarray | None = None
-    for lang in tqdm(langs, desc=f"encode {role}s", unit="lang", disable=not progress):
+    for lang in tqdm(langs, desc="encode queries" if role == "query" else "encode passages", unit="lang", disable=not progress):
         rows = table.rows_of(lang)
         emb = np.asarray(encoder.encode([table.texts[r] for r in rows], role=role, lang=lang), dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(rows):

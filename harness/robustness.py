@@ -32,3 +32,15 @@ def domain_summary(ranks: SettingRanks, values: np.ndarray, domains: list[str | 
         "spread": max(per_domain.values()) - min(per_domain.values()) if per_domain else None,
         "unassigned": int((labels == "").sum()),
     }
+
+
+def shift_summary(ranks: SettingRanks, values: np.ndarray, domains: list[str | None], held_out: str) -> dict:
+    """For a model trained without ``held_out``: its score on questions of the training domains
+    vs on questions of the held-out domain (same pool), and the relative drop (in - out) / in."""
+    labels = np.array([d or "" for d in domains], dtype=object)
+    inside, outside = (labels != held_out) & (labels != ""), labels == held_out
+    score_in = view_macro(ranks, values, inside) if inside.any() else None
+    score_out = view_macro(ranks, values, outside) if outside.any() else None
+    drop = (score_in - score_out) / score_in if score_in and score_out is not None else None
+    return {"in_domain": score_in, "held_out_domain": score_out, "relative_drop": drop,
+            "n_queries": {"in_domain": int(inside.sum()), "held_out_domain": int(outside.sum())}}

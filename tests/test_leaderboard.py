@@ -105,3 +105,30 @@ def test_experiment_folder_gets_its_own_section(setup, tmp_path: Path) -> None:
     assert "my-exp/" not in main  # experiment records never join the main table
     assert "*published" not in experiment and "**Reading.** what it shows" in experiment
     shutil.rmtree(exp)
+
+
+def test_domain_shift_experiment_reports_in_vs_held_out(setup, tmp_path: Path) -> None:
+    res, domains = setup
+    import shutil
+    mapping = json.loads((domains / "mlqa-r.json").read_text())
+    present = sorted({a["domain"] for a in mapping["articles"]})
+    held = present[0]
+    exp = res / "shift-exp"
+    shutil.copytree(res / "perfect", exp / "perfect")
+    (exp / "experiment.json").write_text(json.dumps(
+        {"title": "shift", "description": "d", "reading": "r", "heldout_domain": held}), encoding="utf-8")
+    try:
+        text = write_leaderboard(res, tmp_path / "LB.md", domains_dir=domains).read_text()
+        section = text.split(f"### Domain shift: trained without *{held}*", 1)[1]
+        perfect_rows = [line for line in section.splitlines() if line.startswith("| perfect |")]
+        assert len(perfect_rows) == 3  # mono, cross, multi
+        for row in perfect_rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            if len(present) > 1:  # a perfect system loses nothing on the held-out domain
+                assert cells[2] == cells[3] and cells[4] == "0.0%"
+        (exp / "experiment.json").write_text(json.dumps(
+            {"title": "shift", "description": "d", "reading": "r", "heldout_domain": "nope"}), encoding="utf-8")
+        with pytest.raises(Exception, match="held-out domain 'nope'"):
+            write_leaderboard(res, tmp_path / "LB2.md", domains_dir=domains)
+    finally:
+        shutil.rmtree(exp)
