@@ -85,41 +85,38 @@ def record_ranks(record_path: Path) -> dict[str, SettingRanks]:
     return {s: setting_ranks(table, s) for s in dict.fromkeys(table["setting"])}
 
 
-class SkeletonQrels(Qrels):
+class _SkeletonKeys:
+    """Query keys of a ``SettingRanks``, as ranx's Qrels and Run report them."""
+
+    _ranks: SettingRanks
+
+    def keys(self) -> list[str]:
+        return self._ranks.keys
+
+    def get_query_ids(self) -> list[str]:
+        return self._ranks.keys
+
+    def __len__(self) -> int:
+        return len(self._ranks.keys)
+
+
+class SkeletonQrels(_SkeletonKeys, Qrels):
     """ranx Qrels over the relevant docs of a ``SettingRanks`` (doc ids as codes)."""
 
     def __init__(self, ranks: SettingRanks) -> None:
         super().__init__(name=ranks.setting)
         self._ranks = ranks
 
-    def keys(self) -> list[str]:
-        return self._ranks.keys
-
-    def get_query_ids(self) -> list[str]:
-        return self._ranks.keys
-
-    def __len__(self) -> int:
-        return len(self._ranks.keys)
-
     def to_typed_list(self):
         return self._ranks.lists(with_run=False)[0]
 
 
-class SkeletonRun(Run):
+class SkeletonRun(_SkeletonKeys, Run):
     """ranx Run whose metric values are those of the full rankings (see module docstring)."""
 
     def __init__(self, ranks: SettingRanks, name: str) -> None:
         super().__init__(name=name)
         self._ranks = ranks
-
-    def keys(self) -> list[str]:
-        return self._ranks.keys
-
-    def get_query_ids(self) -> list[str]:
-        return self._ranks.keys
-
-    def __len__(self) -> int:
-        return len(self._ranks.keys)
 
     def to_typed_list(self):
         return self._ranks.lists()[1]

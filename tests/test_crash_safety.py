@@ -20,6 +20,7 @@ import pytest
 from lareqa_fixture import write_dataset
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
+from test_cli import invoke as invoke_cli
 from mlirbench.download import sha256_file
 from mlirbench.registry import MODELS, Entry
 from mlirbench.tasks import lareqa
@@ -190,12 +191,9 @@ def _serve(monkeypatch, tmp_path: Path, files: dict[str, bytes]) -> None:
 
 
 def invoke(args: list[str], capsys) -> tuple[int, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
+    """(exit code, stderr) of the CLI."""
+    code, _, err = invoke_cli(args, capsys)
+    return code, err
 
 
 def test_truncated_download_is_refused_and_deleted(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from lareqa_fixture import write_dataset
 from mlirbench.cli import main
+from test_cli import invoke as invoke_cli
 from mlirbench.errors import DataError
 from mlirbench.registry import get_task
 from mlirbench.runfiles import RANKS_HEADER, read_ranks, read_trec
@@ -33,12 +34,9 @@ Mutation = Callable[[random.Random, dict[str, bytes]], tuple[str, bytes | None, 
 
 
 def invoke(args: list[str], capsys) -> tuple[int, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
+    """(exit code, stderr) of the CLI."""
+    code, _, err = invoke_cli(args, capsys)
+    return code, err
 
 
 # ---- mutations: each returns (file name, new bytes or None = delete the file, description)

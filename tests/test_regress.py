@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from lareqa_fixture import write_dataset
+from test_cli import invoke
 from mlirbench import metrics, regress
-from mlirbench.cli import main
 from mlirbench.download import sha256_file
 from mlirbench.registry import MODELS
 
@@ -27,16 +27,6 @@ CONDITIONS = [
     dict(COMMON, name="random-seed1/mono/map", model_args={"seed": 1}, setting="mono", metric="map"),
     dict(COMMON, name="random-en-de/multi/map", langs=["en", "de"], setting="multi", metric="map", tier="slow"),
 ]
-
-
-def invoke(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def status_of(out: str) -> dict[str, str]:
