@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from ranx import Qrels, Run, evaluate
 
+from .download import sha256_file
+from .errors import DataError
 from .kernels import skeleton_lists
 from .results import load_record, side_path
 from .runfiles import RANKS_HEADER, read_ranks
@@ -79,8 +81,12 @@ def setting_ranks(table: pd.DataFrame, setting: str) -> SettingRanks:
 def record_ranks(record_path: Path) -> dict[str, SettingRanks]:
     """{setting: SettingRanks} of a result record, from its ranks file."""
     record = load_record(record_path)
-    name = record.get("run_files", {}).get("ranks", {}).get("path")
-    path = record_path.with_name(name) if name else side_path(record_path, "ranks")
+    entry = record.get("run_files", {}).get("ranks", {})
+    path = record_path.with_name(entry["path"]) if entry.get("path") else side_path(record_path, "ranks")
+    # record and side files are each written atomically, not as a set: a run killed between them
+    # leaves a record whose sha256 no longer matches; refuse to mix the two
+    if entry.get("sha256") and path.is_file() and sha256_file(path) != entry["sha256"]:
+        raise DataError(path, f"does not match its record {record_path.name} (sha256 differs); rerun the model")
     table = read_ranks_table(path)
     return {s: setting_ranks(table, s) for s in dict.fromkeys(table["setting"])}
 

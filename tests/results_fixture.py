@@ -4,11 +4,13 @@ contender names, plus a "perfect" contender whose ranks file puts every relevant
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
 from lareqa_fixture import WORDS, write_dataset
 from mlirbench.cli import main
+from mlirbench.download import sha256_file
 
 LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]  # MLQA-R's languages (full-language records)
 
@@ -43,4 +45,8 @@ def make_perfect(record: Path, name: str) -> Path:
         row[6] = str(seen[key])
     with gzip.open(ranks, "wt", encoding="utf-8") as fh:
         fh.write("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
-    return folder / "mlqa-r.json"
+    record_path = folder / "mlqa-r.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["run_files"]["ranks"]["sha256"] = sha256_file(ranks)  # the record names its side file
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    return record_path

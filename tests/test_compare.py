@@ -132,3 +132,16 @@ def test_different_data_is_refused(results: Path, tmp_path: Path, capsys) -> Non
     (res / "rand-a").symlink_to(results / "rand-a", target_is_directory=True)
     code, _, err = invoke(["compare", "--models", "rand-a", "other", "--task", "mlqa-r", "--results", str(res)], capsys)
     assert code == 2 and "not evaluated on the same queries" in err
+
+
+def test_side_file_not_matching_its_record_is_refused(results: Path, tmp_path: Path) -> None:
+    import shutil
+    from mlirbench.errors import DataError
+    from mlirbench.saved import record_ranks
+    copy = tmp_path / "rand-a"
+    shutil.copytree(results / "rand-a", copy)
+    record = next(copy.glob("*.json"))
+    ranks = next(copy.glob("*.ranks.tsv.gz"))
+    shutil.copy(next((results / "rand-b").glob("*.ranks.tsv.gz")), ranks)  # newer side file, old record
+    with pytest.raises(DataError, match="does not match its record"):
+        record_ranks(record)
