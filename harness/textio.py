@@ -1,7 +1,9 @@
-"""Numbered lines of plain or gzipped UTF-8 files, every defect one ``DataError``."""
+"""Numbered lines of plain or gzipped UTF-8 files and JSON objects in them, every defect one
+``DataError`` naming the file and line."""
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -25,3 +27,14 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(path, "file not found") from None
     except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated, CRC mismatch
         raise DataError(path, f"damaged {'gzip ' if gz else ''}file after {n} line(s) ({exc})") from None
+
+
+def json_object(path: Path, n: int, line: str, what: str = "a JSON object") -> dict:
+    """Line ``n`` of a JSONL file parsed as an object (``what`` describes it in the error)."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=n) from None
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected {what}", line=n)
+    return obj

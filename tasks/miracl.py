@@ -30,7 +30,7 @@ from mlirbench.download import cache_root, offline, sha256_file
 from mlirbench.errors import DataError, MissingDependencyError, MlirbenchError
 from mlirbench.names import check_languages
 from mlirbench.task import TaskMetadata
-from mlirbench.textio import numbered_lines
+from mlirbench.textio import json_object, numbered_lines
 
 TEXT_JOIN = "title + ' ' + text (text alone when the title is empty)"
 TOPICS_REPO = "miracl/miracl"
@@ -75,12 +75,7 @@ def corpus_files(root: Path, lang: str) -> list[Path]:
 
 def _doc(path: Path, n: int, line: str) -> tuple[str, str]:
     """(docid, joined text) of one corpus line."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=n) from None
-    if not isinstance(obj, dict):
-        raise DataError(path, "expected a JSON object {docid, title, text}", line=n)
+    obj = json_object(path, n, line, "a JSON object {docid, title, text}")
     for key in ("docid", "title", "text"):
         if not isinstance(obj.get(key), str):
             raise DataError(path, f"field {key!r} missing or not a string", line=n)

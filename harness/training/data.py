@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 from mlirbench.atomic import atomic_open
 from mlirbench.download import sha256_file
 from mlirbench.errors import DataError
+from mlirbench.textio import json_object, numbered_lines
 
 REQUIRED = ("group", "lang", "query", "positive")
 
@@ -44,27 +45,21 @@ def read_rows(path: str | Path) -> list[dict]:
         raise DataError(path, "training data file does not exist")
     rows: list[dict] = []
     seen: set[tuple[str, str]] = set()
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"malformed JSON: {exc.msg}", line=number) from None
-            if not isinstance(row, dict):
-                raise DataError(path, "expected a JSON object", line=number)
-            for key in REQUIRED:
-                if not isinstance(row.get(key), str) or not row[key].strip():
-                    raise DataError(path, f"field {key!r} must be a non-empty string", line=number)
-            negatives = row.setdefault("negatives", [])
-            if not isinstance(negatives, list) or not all(isinstance(n, str) for n in negatives):
-                raise DataError(path, "field 'negatives' must be a list of strings", line=number)
-            key = (row["group"], row["lang"])
-            if key in seen:
-                raise DataError(path, f"group {key[0]!r} has a second {key[1]!r} row", line=number)
-            seen.add(key)
-            rows.append(row)
+    for number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        row = json_object(path, number, line)
+        for key in REQUIRED:
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise DataError(path, f"field {key!r} must be a non-empty string", line=number)
+        negatives = row.setdefault("negatives", [])
+        if not isinstance(negatives, list) or not all(isinstance(n, str) for n in negatives):
+            raise DataError(path, "field 'negatives' must be a list of strings", line=number)
+        key = (row["group"], row["lang"])
+        if key in seen:
+            raise DataError(path, f"group {key[0]!r} has a second {key[1]!r} row", line=number)
+        seen.add(key)
+        rows.append(row)
     if not rows:
         raise DataError(path, "no training rows")
     return rows
