@@ -50,3 +50,15 @@ def make_perfect(record: Path, name: str) -> Path:
     record["run_files"]["ranks"]["sha256"] = sha256_file(ranks)  # the record names its side file
     record_path.write_text(json.dumps(record), encoding="utf-8")
     return record_path
+
+
+def build_results(root: Path) -> tuple[Path, Path]:
+    """(results folder, data folder): random contenders rand-a (seed 0) and rand-b (seed 1)
+    on the MLQA-R-shaped fixture, plus "perfect" (a copy of rand-a that ranks relevant docs first)."""
+    data = dataset(root / "data")
+    res = root / "results"
+    res.mkdir()
+    a = run_random(data, res, "rand-a", seed=0)
+    run_random(data, res, "rand-b", seed=1)
+    make_perfect(a, "perfect")
+    return res, data

@@ -11,20 +11,13 @@ from scipy.stats import ttest_rel
 from mlirbench.compare import compare_models, compare_setting, fmt_p, holm, load_contenders
 from mlirbench.runfiles import read_ranks
 from mlirbench.saved import per_query, record_ranks, view_macro
-from results_fixture import dataset, make_perfect, run_random
+from results_fixture import build_results, dataset, run_random
 from test_cli import invoke
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("compare")
-    data = dataset(root / "data")
-    res = root / "results"
-    res.mkdir()
-    a = run_random(data, res, "rand-a", seed=0)
-    run_random(data, res, "rand-b", seed=1)
-    make_perfect(a, "perfect")
-    return res
+    return build_results(tmp_path_factory.mktemp("compare"))[0]
 
 
 def textbook_ap(ranks: list[int]) -> float:

@@ -8,19 +8,14 @@ import pytest
 
 from mlirbench.domains import build_mapping, write_json_file
 from mlirbench.leaderboard import write_leaderboard
-from results_fixture import dataset, make_perfect, run_random
+from results_fixture import build_results
 from test_cli import invoke
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("board")
-    data = dataset(root / "data")
-    res = root / "results"
-    res.mkdir()
-    a = run_random(data, res, "rand-a", seed=0)
-    run_random(data, res, "rand-b", seed=1)
-    make_perfect(a, "perfect")
+    res, data = build_results(root)
     domains = root / "domains"
     domains.mkdir()
     write_json_file(domains / "mlqa-r.json", build_mapping(data / "en.json", "mlqa-r"))
