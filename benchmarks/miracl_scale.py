@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -39,6 +40,31 @@ def rss_bound_mb(baseline_mb: float, shard_size: int, dim: int, text_bytes: int)
     return baseline_mb + (shard_size * text_bytes * 3 + 3 * shard_size * dim * 4) / 2**20
 
 
+def _value(text: str):
+    """An adapter argument: JSON where it parses (numbers, booleans), else the string (device=cuda)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def gpu_name() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+def tokens_per_passage(encoder, corpus: SyntheticCorpus) -> float | None:
+    """Mean token count of 100 passages (special tokens included) for encoders with a HF tokenizer."""
+    tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
+    if tokenizer is None:
+        return None
+    texts = [corpus.text("en", i) for i in range(100)]
+    return float(np.mean([len(ids) for ids in tokenizer(texts)["input_ids"]]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=100_000)
@@ -47,6 +73,7 @@ def main() -> None:
     ap.add_argument("--shard-size", type=int, default=100_000)
     ap.add_argument("--encode-batch", type=int, default=1024)
     ap.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    ap.add_argument("--words", type=int, default=40, help="words per synthetic passage")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--faiss", default="flat")
@@ -56,18 +83,19 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
 
-    kwargs = {k: json.loads(v) for k, _, v in (a.partition("=") for a in args.model_arg)}
+    kwargs = {k: _value(v) for k, _, v in (a.partition("=") for a in args.model_arg)}
     spec = parse_model(args.model, kwargs)
     encoder = build_model(spec, progress=False)
-    corpus = SyntheticCorpus(("en",), size=args.docs)
+    corpus = SyntheticCorpus(("en",), size=args.docs, words=args.words)
     text_bytes = len(corpus.text("en", 0).encode())
     work = Path(args.workdir or tempfile.mkdtemp(prefix="mlirbench-scale-"))
     import_faiss()  # its libraries belong to the baseline, not to the per-shard cost
     encoder.encode(["warm-up"], role="passage", lang="en")
     baseline = peak_rss_mb()
     out: dict = {"docs": args.docs, "model": args.model, "model_args": kwargs, "shard_size": args.shard_size,
-                 "dtype": args.dtype, "machine": {"cpu": platform.processor() or platform.machine(),
-                                                  "cores": __import__("os").cpu_count()}}
+                 "dtype": args.dtype, "words": args.words, "tokens_per_passage": tokens_per_passage(encoder, corpus),
+                 "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                             "gpu": gpu_name()}}
     try:
         shards, stats = encode_corpus(encoder, corpus, "en", shard_size=args.shard_size, dtype=args.dtype,
                                       encode_batch=args.encode_batch, root=work / "single", progress=True)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from .errors import MlirbenchError
+
+if TYPE_CHECKING:
+    from .faiss_search import SearchConfig
 
 
 def _parse_kv(values: tuple[str, ...]) -> dict:
@@ -29,6 +35,32 @@ def _langs(value: str | None) -> list[str] | None:
     return [x.strip() for x in value.replace(",", " ").split()] if value else None
 
 
+def _faiss_spec(ctx: click.Context, param: click.Parameter, value: str) -> "SearchConfig":
+    """Parse the index spec up front, so a typo fails before data and model load."""
+    from .faiss_search import SearchConfig
+    try:
+        return SearchConfig.parse(value)
+    except MlirbenchError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+SCALE_PARAMS = ("shard_size", "shard_dtype", "encode_batch", "faiss", "faiss_device", "ray_workers", "ray_address")
+
+
+def _refuse_scale_flags(ctx: click.Context, task: str) -> None:
+    """Scale flags typed for a full-ranking task would be ignored without a word, so they fail;
+    their environment variables may be set for a whole shell session, so those do not."""
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name in SCALE_PARAMS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    if not given:
+        return
+    from .registry import get_task
+    meta = get_task(task).metadata
+    if meta.retrieval != "topk":
+        raise MlirbenchError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} only to top-k tasks "
+                             f"(e.g. miracl); {meta.name} ranks its whole corpus")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlirbench")
 def cli() -> None:
@@ -45,15 +77,40 @@ def cli() -> None:
 @click.option("--model-arg", "-a", multiple=True, help="Adapter argument key=value (repeatable), e.g. k1=1.2.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-cache", is_flag=True, help="Encode everything again (the embedding cache is neither read nor written).")
-def run_cmd(model: str, task: str, data_dir: str | None, langs: str | None, output: Path,
-            model_arg: tuple[str, ...], quiet: bool, no_cache: bool) -> None:
+@click.option("--shard-size", type=click.IntRange(min=1), default=100_000, show_default=True, show_envvar=True,
+              envvar="MLIRBENCH_SHARD_SIZE", help="Top-k tasks: docs per encoded corpus shard.")
+@click.option("--shard-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              show_envvar=True, envvar="MLIRBENCH_SHARD_DTYPE",
+              help="Top-k tasks: shard precision (float16 halves the disk; scores shift slightly).")
+@click.option("--encode-batch", type=click.IntRange(min=1), default=1024, show_default=True, show_envvar=True,
+              envvar="MLIRBENCH_ENCODE_BATCH", help="Top-k tasks: texts per encode call.")
+@click.option("--faiss", metavar="SPEC", default="flat", show_default=True, show_envvar=True,
+              envvar="MLIRBENCH_FAISS", callback=_faiss_spec,
+              help="Top-k tasks: FAISS index, flat (exact) | ivf:nlist=N,nprobe=N | hnsw:m=N,ef_search=N.")
+@click.option("--faiss-device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+              show_envvar=True, envvar="MLIRBENCH_FAISS_DEVICE",
+              help="Top-k tasks: FAISS device (auto: a GPU where faiss has GPU support and sees one).")
+@click.option("--ray-workers", type=click.IntRange(min=0), default=0, show_default=True, show_envvar=True,
+              envvar="MLIRBENCH_RAY_WORKERS", help="Top-k tasks: encode shards on this many Ray workers (0: in this process).")
+@click.option("--ray-address", default=None, show_envvar=True, envvar="MLIRBENCH_RAY_ADDRESS",
+              help="Top-k tasks: address of an existing Ray cluster [default: start a local one].")
+@click.pass_context
+def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, langs: str | None, output: Path,
+            model_arg: tuple[str, ...], quiet: bool, no_cache: bool, shard_size: int, shard_dtype: str,
+            encode_batch: int, faiss: SearchConfig, faiss_device: str, ray_workers: int,
+            ray_address: str | None) -> None:
     """Evaluate MODEL on TASK in every setting and write results/<model>/<task>.json."""
     from .registry import parse_model
     from .runner import run
+    from .topk import ScaleOptions
 
     spec = parse_model(model, _parse_kv(model_arg))
+    _refuse_scale_flags(ctx, task)
+    scale = ScaleOptions(shard_size=shard_size, dtype=shard_dtype, encode_batch=encode_batch,
+                         search=replace(faiss, device=faiss_device), ray_workers=ray_workers,
+                         ray_address=ray_address)
     path = run(spec, task, data_dir=data_dir, langs=_langs(langs), output=output, progress=not quiet,
-               cache=not no_cache, argv=sys.argv)
+               cache=not no_cache, argv=sys.argv, scale=scale)
     from .results import load_record
     agg = load_record(path)["aggregate"]
     for setting in ("mono", "cross", "multi"):
@@ -276,6 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     except MlirbenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except click.BadParameter as exc:  # a bad option value is a user error like any other: one line
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

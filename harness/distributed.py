@@ -53,6 +53,7 @@ class RayShardPool:
         self.ray = ray
         self.workers = [actor.remote(spec) for _ in range(workers)]
         self.n_workers = workers
+        self.address = address
         self.gpus_per_worker = gpus_per_worker
 
     def run(self, root: Path, jobs: Iterator[Job], lang: str, dtype: str, encode_batch: int,
@@ -74,7 +75,7 @@ class RayShardPool:
 
     def metadata(self) -> dict:
         return {"engine": "ray", "ray": self.ray.__version__, "workers": self.n_workers,
-                "gpus_per_worker": self.gpus_per_worker}
+                "gpus_per_worker": self.gpus_per_worker, "address": self.address}  # None: a local cluster
 
     def shutdown(self) -> None:
         for worker in self.workers:

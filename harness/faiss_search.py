@@ -10,7 +10,8 @@ Index kinds: ``flat`` (exact inner product, the default: the reported numbers ar
 (HNSW-Flat, ``m`` links, ``ef_construction``, ``ef_search``). Approximate indexes are saved
 beside their shard (the name holds the parameters) and reused. The parameters and the device are
 recorded with every run (``SearchConfig.metadata``). GPU FAISS is used for flat and IVF when the
-installed faiss has GPU support and sees a GPU (``device="auto"``).
+installed faiss has GPU support and sees a GPU (``device="auto"``). The index spec (``parse``)
+names the index only; the device is set on its own (``mlirbench run --faiss-device``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .errors import MissingDependencyError, MlirbenchError
 from .shards import ShardSet
 
 KINDS = ("flat", "ivf", "hnsw")
+PARAMS = {"flat": (), "ivf": ("nlist", "nprobe"), "hnsw": ("m", "ef_construction", "ef_search")}  # per kind
 
 
 def import_faiss():
@@ -51,19 +53,30 @@ class SearchConfig:
             raise MlirbenchError(f"faiss index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise MlirbenchError(f"faiss device must be auto, cpu or gpu, got {self.device!r}")
+        for key in ("query_batch", *PARAMS[self.kind]):
+            if getattr(self, key) < 1:
+                raise MlirbenchError(f"faiss {key} must be >= 1, got {getattr(self, key)}")
 
     @classmethod
     def parse(cls, spec: str) -> "SearchConfig":
-        """``flat``, ``ivf:nlist=4096,nprobe=64``, ``hnsw:m=32,ef_search=128`` (also ``device=cpu``)."""
+        """``flat``, ``ivf:nlist=4096,nprobe=64``, ``hnsw:m=32,ef_search=128``: integer parameters of
+        that kind only, so a typo or a parameter of another kind fails instead of being ignored."""
         kind, _, rest = spec.partition(":")
-        kwargs: dict = {}
+        kind = kind or "flat"
+        if kind not in KINDS:
+            raise MlirbenchError(f"faiss index kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        allowed = (*PARAMS[kind], "query_batch")
+        kwargs: dict[str, int] = {}
         for item in filter(None, rest.split(",")):
             key, sep, value = item.partition("=")
-            if not sep or key not in cls.__dataclass_fields__ or key == "kind":
+            if not sep or key not in allowed:
                 raise MlirbenchError(f"faiss option {item!r}: expected key=value with key among "
-                                     f"{', '.join(f for f in cls.__dataclass_fields__ if f != 'kind')}")
-            kwargs[key] = value if key == "device" else int(value)
-        return cls(kind=kind or "flat", **kwargs)
+                                     f"{', '.join(allowed)} for {kind}")
+            try:
+                kwargs[key] = int(value)
+            except ValueError:
+                raise MlirbenchError(f"faiss option {item!r}: {value!r} is not an integer") from None
+        return cls(kind=kind, **kwargs)
 
     def use_gpu(self, faiss) -> bool:
         has_gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
@@ -73,8 +86,7 @@ class SearchConfig:
 
     def metadata(self) -> dict:
         faiss = import_faiss()
-        params = {"flat": (), "ivf": ("nlist", "nprobe"), "hnsw": ("m", "ef_construction", "ef_search")}
-        kept = {k: v for k, v in asdict(self).items() if k in params[self.kind]}
+        kept = {k: v for k, v in asdict(self).items() if k in PARAMS[self.kind]}
         return {"kind": self.kind, "exact": self.kind == "flat", "metric": "inner_product", **kept,
                 "device": "gpu" if self.use_gpu(faiss) else "cpu", "faiss": faiss.__version__}
 
@@ -105,7 +117,7 @@ def _shard_index(faiss, shards: ShardSet, i: int, vectors: np.ndarray, config: S
         index.hnsw.efConstruction = config.ef_construction
         index.add(vectors)
         faiss.write_index(index, str(path))
-    index.hnsw.efSearch = max(config.ef_search, 1)
+    index.hnsw.efSearch = config.ef_search
     return index
 
 

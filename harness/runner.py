@@ -11,11 +11,13 @@ from .pipeline import evaluate_scores, is_searcher, score_matrix
 from .provenance import provenance
 from .registry import ModelSpec, build_model, get_task
 from .results import record_path, write_record
+from .topk import ScaleOptions, evaluate_topk
 
 
 def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: Sequence[str] | None = None,
         output: Path = Path("results"), progress: bool = True, cache: bool = True,
-        argv: list[str] | None = None) -> Path:
+        argv: list[str] | None = None, scale: ScaleOptions = ScaleOptions()) -> Path:
+    """``scale`` applies to top-k tasks only (sharded encoding, FAISS, Ray); full tasks ignore it."""
     start = time.perf_counter()
     task = get_task(task_name)  # fail fast on unknown names before any heavy work
     collection = task.load(data_dir, langs)  # and on bad data, before loading a model
@@ -23,8 +25,7 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     meta = task.metadata
     retrieval, n_docs = None, None
     if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
-        from .topk import evaluate_topk
-        top = evaluate_topk(system, collection, meta, spec, fresh=not cache, progress=progress)
+        top = evaluate_topk(system, collection, meta, spec, options=scale, fresh=not cache, progress=progress)
         n_docs = sum(collection.corpus.count(lang) for lang in collection.languages)
         collection, ev, timings, model_meta, retrieval = (top.collection, top.evaluation, top.timings,
                                                           top.model_metadata, top.retrieval)

@@ -4,6 +4,9 @@
   the harness encodes every text once and scores all views from one score matrix.
 * ``Searcher`` (lexical systems such as BM25): ``index(docs)`` then ``search(queries, k)``
   returning a sparse (n_queries x n_docs) score matrix; absent entries are "not retrieved".
+* ``CorpusSearcher`` (a Searcher for corpora too large for memory, e.g. MIRACL's 33M English
+  passages): ``index_corpus(corpus, lang)`` indexes one language from a stream of batches, then
+  ``search_top(queries, k)`` returns the top k doc ids and scores per query.
 """
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ import numpy as np
 import scipy.sparse
 
 from .collection import TextTable
+from .corpus import Corpus
 
 Role = Literal["query", "passage"]
+Hits = tuple[np.ndarray, np.ndarray]  # doc ids (n_queries, k), object, "" = none; float32 scores, -inf = none
 
 
 @runtime_checkable
@@ -53,4 +58,18 @@ class Searcher(Protocol):
 
     def metadata(self) -> dict:
         """Name, parameters (e.g. k1, b), analyzers, versions."""
+        ...
+
+
+@runtime_checkable
+class CorpusSearcher(Searcher, Protocol):
+    """A Searcher that can also index one language of a streamed corpus (memory bounded by a
+    batch, never the corpus) and return top-k lists by doc id."""
+
+    def index_corpus(self, corpus: Corpus, lang: str) -> None:
+        """Build (or reuse, keyed by ``corpus.fingerprint(lang)``) the index of ``lang``'s docs."""
+        ...
+
+    def search_top(self, queries: TextTable, k: int) -> Hits:
+        """Top ``k`` per query of the language last indexed: ids and scores, best first."""
         ...

@@ -12,15 +12,18 @@ depth >= 100; mAP is AP over the top ``depth``). In the ranks file ``n_docs`` is
 of the view's language that were retrieved or judged, not the corpus size (the record's
 ``task.counts.docs`` has that).
 
-Scale options (no CLI flags yet; environment variables, all recorded in the result):
-``MLIRBENCH_SHARD_SIZE`` (docs per shard, default 100000), ``MLIRBENCH_SHARD_DTYPE`` (float32 |
-float16), ``MLIRBENCH_ENCODE_BATCH`` (texts per encode call, 1024), ``MLIRBENCH_FAISS``
-(``flat`` | ``ivf:nlist=..,nprobe=..`` | ``hnsw:m=..,ef_search=..``), ``MLIRBENCH_RAY_WORKERS``
-(0: single process) and ``MLIRBENCH_RAY_ADDRESS`` (an existing cluster).
+Scale options (``ScaleOptions``, all recorded in the result's ``retrieval``) are options of
+``mlirbench run``, each with an environment variable as fallback: ``--shard-size`` (docs per
+shard, default 100000; ``MLIRBENCH_SHARD_SIZE``), ``--shard-dtype`` (float32 | float16;
+``MLIRBENCH_SHARD_DTYPE``), ``--encode-batch`` (texts per encode call, 1024;
+``MLIRBENCH_ENCODE_BATCH``), ``--faiss`` (``flat`` | ``ivf:nlist=..,nprobe=..`` |
+``hnsw:m=..,ef_search=..``; ``MLIRBENCH_FAISS``), ``--faiss-device`` (auto | cpu | gpu;
+``MLIRBENCH_FAISS_DEVICE``), ``--ray-workers`` (0: single process; ``MLIRBENCH_RAY_WORKERS``) and
+``--ray-address`` (an existing cluster; ``MLIRBENCH_RAY_ADDRESS``). Library callers pass a
+``ScaleOptions`` to ``evaluate_topk``; the environment is read by the CLI only.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -34,33 +37,23 @@ from .pipeline import Evaluation, encode_table, evaluate_rankings, is_searcher
 from .ranking import ViewRanking
 from .registry import ModelSpec
 from .shards import encode_corpus
+from .systems import CorpusSearcher, Hits
 from .task import TaskMetadata
 from .views import View
 
-Hits = tuple[np.ndarray, np.ndarray]  # per query of a language: doc ids (n_q, k) object ("" = empty), scores
 
 
 @dataclass(frozen=True)
 class ScaleOptions:
+    """How the corpus of a dense top-k run is encoded and searched; they change cost, and (dtype,
+    approximate FAISS) the scores, so every run records them."""
+
     shard_size: int = 100_000
     dtype: str = "float32"  # exact scores; float16 halves the disk (50 GB for MIRACL en at dim 768)
     encode_batch: int = 1024
     search: SearchConfig = field(default_factory=SearchConfig)
     ray_workers: int = 0
-    ray_address: str | None = None
-
-    @classmethod
-    def from_env(cls) -> "ScaleOptions":
-        env = os.environ.get
-        try:
-            return cls(shard_size=int(env("MLIRBENCH_SHARD_SIZE", 100_000)),
-                       dtype=env("MLIRBENCH_SHARD_DTYPE", "float32"),
-                       encode_batch=int(env("MLIRBENCH_ENCODE_BATCH", 1024)),
-                       search=SearchConfig.parse(env("MLIRBENCH_FAISS", "flat")),
-                       ray_workers=int(env("MLIRBENCH_RAY_WORKERS", 0)),
-                       ray_address=env("MLIRBENCH_RAY_ADDRESS") or None)
-        except ValueError as exc:
-            raise MlirbenchError(f"scale options (MLIRBENCH_SHARD_SIZE, ...): {exc}") from None
+    ray_address: str | None = None  # None: start a local Ray cluster
 
 
 @dataclass
@@ -73,8 +66,7 @@ class TopkRun:
 
 
 def evaluate_topk(system, data: StreamedCollection, meta: TaskMetadata, spec: ModelSpec, *,
-                  options: ScaleOptions | None = None, fresh: bool = False, progress: bool = True) -> TopkRun:
-    options = options or ScaleOptions.from_env()
+                  options: ScaleOptions = ScaleOptions(), fresh: bool = False, progress: bool = True) -> TopkRun:
     if meta.depth < 100:
         raise MlirbenchError(f"{meta.name}: depth {meta.depth} < 100 would cut Recall@100 short")
     t0 = time.perf_counter()
@@ -95,8 +87,11 @@ def _queries_of(data: StreamedCollection, lang: str) -> tuple[np.ndarray, TextTa
 
 
 def _search_lexical(system, data: StreamedCollection, depth: int) -> tuple[dict[str, Hits], dict, dict]:
-    """One index per language, built from the whole language in memory (``BM25Searcher.index``
-    takes a table), searched with that language's queries only."""
+    """One index per language, built from the corpus stream (``CorpusSearcher.index_corpus``:
+    memory bounded by a batch), searched with that language's queries only."""
+    if not isinstance(system, CorpusSearcher):
+        raise MlirbenchError(f"{system.name}: a top-k task needs a searcher that indexes a streamed corpus "
+                             "(index_corpus/search_top)")
     hits: dict[str, Hits] = {}
     analyzers: dict[str, str] = {}
     warnings: list[str] = []
@@ -104,37 +99,18 @@ def _search_lexical(system, data: StreamedCollection, depth: int) -> tuple[dict[
     model_meta: dict = {}
     for lang in data.languages:
         t0 = time.perf_counter()
-        ids, texts = [], []
-        for batch_ids, batch_texts in data.corpus.batches(lang, 100_000):
-            ids += batch_ids
-            texts += batch_texts
-        system.index(TextTable(ids, [lang] * len(ids), texts))
-        del texts
+        system.index_corpus(data.corpus, lang)
         t1 = time.perf_counter()
         _, queries = _queries_of(data, lang)
-        csr = system.search(queries, k=depth)
-        hits[lang] = _csr_hits(csr, np.asarray(ids, dtype=object), depth)
+        hits[lang] = system.search_top(queries, depth)
         search_s += time.perf_counter() - t1
         index_s += t1 - t0
         model_meta = system.metadata()
         analyzers.update(model_meta.get("analyzers", {}))
         warnings += model_meta.get("warnings", [])
     model_meta = dict(model_meta, analyzers=analyzers, warnings=warnings)
-    return hits, model_meta, {"engine": "lucene", "per_language_index": True,
+    return hits, model_meta, {"engine": "lucene", "per_language_index": True, "streamed_index": True,
                               "timings": {"index_s": index_s, "search_s": search_s}}
-
-
-def _csr_hits(csr, ids: np.ndarray, depth: int) -> Hits:
-    """Rows of a sparse score matrix as top-``depth`` lists (score descending, then corpus row)."""
-    out_ids = np.full((csr.shape[0], depth), "", dtype=object)
-    out_scores = np.full((csr.shape[0], depth), -np.inf, dtype=np.float32)
-    for q in range(csr.shape[0]):
-        cols = csr.indices[csr.indptr[q]:csr.indptr[q + 1]]
-        vals = csr.data[csr.indptr[q]:csr.indptr[q + 1]]
-        order = np.lexsort((cols, -vals))[:depth]
-        out_ids[q, :len(order)] = ids[cols[order]]
-        out_scores[q, :len(order)] = vals[order]
-    return out_ids, out_scores
 
 
 def _search_dense(system, data: StreamedCollection, depth: int, spec: ModelSpec, options: ScaleOptions,

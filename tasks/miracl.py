@@ -14,9 +14,17 @@ Ids are prefixed with the language (``en:123#4``): MIRACL doc ids are per-langua
 The corpus is never loaded: ``load`` reads it once as a stream to validate every line, count the
 docs and check that the qrels name only docs that exist (for English, 33M lines: minutes, and
 small next to encoding it); retrieval streams it again (``corpus.py``).
+
+Pinned by content: ``miracl-v1.0.json`` (written by ``scripts/miracl_manifest.py`` from the
+published ir_datasets package) holds the md5 of every v1.0 file and the doc, query and judgment
+counts. A hub download is refused file by file (and the file deleted) unless it matches;
+the hub commit it came from is recorded as provenance only. A local folder may hold fixtures or
+subsets: it is accepted, and the source records per language whether it is the published v1.0
+data (``published_v1_0``) and, if not, why (``differs``).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -26,7 +34,7 @@ from typing import Iterator, Sequence
 
 from mlirbench.collection import TextTable
 from mlirbench.corpus import Batch, StreamedCollection
-from mlirbench.download import cache_root, offline, sha256_file
+from mlirbench.download import cache_root, md5_file, offline, sha256_file
 from mlirbench.errors import DataError, MissingDependencyError, MlirbenchError
 from mlirbench.names import check_languages
 from mlirbench.task import TaskMetadata
@@ -35,9 +43,11 @@ from mlirbench.textio import json_object, numbered_lines
 TEXT_JOIN = "title + ' ' + text (text alone when the title is empty)"
 TOPICS_REPO = "miracl/miracl"
 CORPUS_REPO = "miracl/miracl-corpus"
-# Hub commits the data is pinned to. None: resolve the branch head at the first download, keep
-# that commit in the cache (hub-pin.json) for every later download, and record it in each result.
+# Hub commits to download. None (the commits could not be learnt): resolve the branch head at the
+# first download, keep that commit in the cache (hub-pin.json) for every later download and record
+# it in each result, as provenance. What pins the data is the content: MANIFEST's md5 of each file.
 HUB_REVISIONS: dict[str, str | None] = {TOPICS_REPO: None, CORPUS_REPO: None}
+MANIFEST = Path(__file__).with_name("miracl-v1.0.json")
 
 MIRACL = TaskMetadata(
     name="miracl",
@@ -66,11 +76,46 @@ def qrels_path(root: Path, lang: str, split: str) -> Path:
     return root / f"miracl-v1.0-{lang}" / "qrels" / f"qrels.miracl-v1.0-{lang}-{split}.tsv"
 
 
+def corpus_dir(root: Path, lang: str) -> Path:
+    return root / f"miracl-corpus-v1.0-{lang}"
+
+
 def corpus_files(root: Path, lang: str) -> list[Path]:
     """``docs-<n>.jsonl(.gz)`` in numeric order (docs-2 before docs-10)."""
-    folder = root / f"miracl-corpus-v1.0-{lang}"
-    files = [p for p in folder.glob("docs-*.jsonl*") if re.fullmatch(r"docs-\d+\.jsonl(\.gz)?", p.name)]
+    files = [p for p in corpus_dir(root, lang).glob("docs-*.jsonl*")
+             if re.fullmatch(r"docs-\d+\.jsonl(\.gz)?", p.name)]
     return sorted(files, key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+
+
+@functools.cache
+def manifest() -> dict:
+    """The published v1.0 files and counts, read on first use rather than at import."""
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def _published(lang: str, split: str) -> tuple[dict, dict] | None:
+    """(language entry, split entry) of the manifest, None where it has no such language or split."""
+    entry = manifest()["languages"].get(lang)
+    if entry is None or split not in entry["splits"]:
+        return None
+    return entry, entry["splits"][split]
+
+
+def pinned_files(lang: str, split: str) -> dict[str, dict[str, str]]:
+    """{hub repo: {path relative to the data root: md5}} of the published files one language and
+    split needs; one the manifest lacks is an error (nothing to check it against)."""
+    published = _published(lang, split)
+    if published is None or published[1]["qrels"] is None:
+        entry = manifest()["languages"].get(lang, {"splits": {}})
+        judged = [s for s, e in entry["splits"].items() if e["qrels"]]
+        raise MlirbenchError(f"miracl: no published {lang} {split} topics and qrels in {MANIFEST.name} "
+                             f"(splits with qrels: {', '.join(judged) or 'none'})")
+    entry, split_entry = published
+    corpus = corpus_dir(Path(), lang).as_posix()
+    return {
+        TOPICS_REPO: dict([split_entry["topics"], split_entry["qrels"]]),
+        CORPUS_REPO: {f"{corpus}/{name}": md5 for name, md5 in entry["corpus"]},
+    }
 
 
 def _doc(path: Path, n: int, line: str) -> tuple[str, str]:
@@ -157,7 +202,7 @@ class MiraclTask:
             judged = _read_qrels(qrels_path(root, lang, self.split), lang, topics, qrels)
             files[lang] = corpus_files(root, lang)
             if not files[lang]:
-                raise DataError(root / f"miracl-corpus-v1.0-{lang}", "no docs-<n>.jsonl.gz files")
+                raise DataError(corpus_dir(root, lang), "no docs-<n>.jsonl.gz files")
             corpus = MiraclCorpus({lang: files[lang]}, {})
             seen = 0
             for _, _, docid, _ in corpus.docs(lang):
@@ -173,12 +218,18 @@ class MiraclTask:
                 q_ids.append(qid)
                 q_langs.append(lang)
                 q_texts.append(text)
+            judgments = sum(len(qrels[qid]) for qid in topics if qid in qrels)
+            # Downloaded files were checked against the manifest already: no second hashing pass.
+            differs = _differences(root, lang, self.split, files[lang], (seen, len(topics), judgments),
+                                   hash_files=revisions is None)
             hashes[lang] = {"topics_sha256": sha256_file(topics_path(root, lang, self.split)),
                             "qrels_sha256": sha256_file(qrels_path(root, lang, self.split)),
                             "corpus_files": [[p.name, p.stat().st_size] for p in files[lang]],
-                            "docs": seen, "queries": len(topics)}
+                            "docs": seen, "queries": len(topics), "judgments": judgments,
+                            "published_v1_0": not differs, "differs": differs}
         source = {"task": meta.name, "split": self.split, "root": str(root), "doc_text": TEXT_JOIN,
-                  "hub_revisions": revisions, "languages": hashes}
+                  "hub_revisions": revisions, "languages": hashes,
+                  "content_pin": f"{MANIFEST.name} (md5 from {manifest()['source']['package']})"}
         return StreamedCollection(
             name=meta.name,
             languages=tuple(chosen),
@@ -188,6 +239,38 @@ class MiraclTask:
             corpus=MiraclCorpus(files, counts),
             source=source,
         )
+
+
+def _short(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" (+{len(names) - most} more)" if len(names) > most else "")
+
+
+def _differences(root: Path, lang: str, split: str, files: list[Path], counts: tuple[int, int, int],
+                 hash_files: bool) -> list[str]:
+    """Why one language and split of a folder is not the published v1.0 data ([] when it is).
+    File names and the (docs, queries, judgments) counts of the load pass come first: the md5 of
+    GBs of corpus is computed only when nothing else differs."""
+    published = _published(lang, split)
+    if published is None:
+        return [f"{lang} {split} is not in {MANIFEST.name}"]
+    entry, split_entry = published
+    expected = dict(entry["corpus"])
+    have = {p.name: p for p in files}
+    reasons = []
+    if missing := [n for n in expected if n not in have]:
+        reasons.append(f"corpus lacks {len(missing)} of {len(expected)} published files")
+    if extra := [n for n in have if n not in expected]:
+        reasons.append(f"unpublished corpus files: {_short(extra)}")
+    published_counts = (entry["docs"], split_entry["queries"], split_entry["qrels_count"])
+    pairs = zip(("docs", "queries", "judgments"), counts, published_counts)
+    reasons += [f"{what} {got} != published {want}" for what, got, want in pairs if got != want]
+    if reasons or not hash_files:
+        return reasons
+    checks = [(have[n], md5) for n, md5 in expected.items()]
+    checks += [(root / rel, md5) for rel, md5 in (split_entry["topics"], split_entry["qrels"])]
+    if wrong := [p.name for p, md5 in checks if md5_file(p) != md5]:
+        reasons.append(f"md5 differs: {_short(wrong)}")
+    return reasons
 
 
 def _read_topics(path: Path, lang: str) -> dict[str, str]:
@@ -234,40 +317,61 @@ def _read_qrels(path: Path, lang: str, topics: dict[str, str], qrels: dict[str, 
     return judged
 
 
+def hub_fetch(repo: str, revision: str | None, files: list[str], dest: Path) -> str:
+    """Download ``files`` (paths in the dataset repo) of ``repo`` at ``revision`` (None: the
+    branch head) into ``dest``; returns the commit. One function, so tests can replace the hub."""
+    from huggingface_hub import HfApi, snapshot_download
+    revision = revision or HfApi().dataset_info(repo).sha
+    snapshot_download(repo, repo_type="dataset", revision=revision, allow_patterns=files, local_dir=dest)
+    return revision
+
+
 def download(langs: Sequence[str], split: str) -> tuple[Path, dict[str, str]]:
     """Fetch the topics, qrels and corpus files of ``langs`` from the hub into the cache, laid
-    out as a local folder; returns (folder, {repo: commit}). Needs ``huggingface_hub`` and,
-    for the gated ``miracl/miracl``, a token that accepted its terms (``HF_TOKEN``)."""
+    out as a local folder, and check the md5 of each against the manifest, on every run (seconds
+    per GB: small next to the load pass); returns (folder, {repo: commit}).
+    Needs ``huggingface_hub`` and, for the gated ``miracl/miracl``, a token that accepted its
+    terms (``HF_TOKEN``)."""
     hint = (f"download {TOPICS_REPO} and {CORPUS_REPO} (hub datasets) into one folder and pass it "
             f"with --data-dir or ${MIRACL.data_env}")
     if offline():
         raise MlirbenchError(f"miracl: not available locally and offline mode is on; {hint}")
-    try:
-        from huggingface_hub import HfApi, snapshot_download
-    except ImportError:
-        raise MissingDependencyError(f"miracl from the hub needs huggingface_hub (pip install huggingface_hub); "
-                                     f"or {hint}") from None
+    pinned = [pinned_files(lang, split) for lang in langs]
     root = cache_root() / "data" / "miracl"
     root.mkdir(parents=True, exist_ok=True)
     pin_file = root / "hub-pin.json"
     pins = json.loads(pin_file.read_text()) if pin_file.is_file() else {}
-    patterns = {
-        TOPICS_REPO: [str(p.relative_to(root)) for lang in langs
-                      for p in (topics_path(root, lang, split), qrels_path(root, lang, split))],
-        CORPUS_REPO: [f"miracl-corpus-v1.0-{lang}/docs-*.jsonl.gz" for lang in langs],
-    }
     revisions = {}
     try:
-        for repo, allow in patterns.items():
-            revision = HUB_REVISIONS[repo] or pins.get(repo)
-            if revision is None:
-                revision = HfApi().dataset_info(repo).sha
-            snapshot_download(repo, repo_type="dataset", revision=revision, allow_patterns=allow, local_dir=root)
-            revisions[repo] = revision
+        for repo in (TOPICS_REPO, CORPUS_REPO):
+            files = [rel for per_lang in pinned for rel in per_lang[repo]]  # exact paths: nothing unpinned
+            revisions[repo] = hub_fetch(repo, HUB_REVISIONS[repo] or pins.get(repo), files, root)
+    except ImportError:
+        raise MissingDependencyError(f"miracl from the hub needs huggingface_hub (pip install huggingface_hub); "
+                                     f"or {hint}") from None
     except Exception as exc:  # network, authentication (gated repo), missing files: one line
         raise MlirbenchError(f"miracl: hub download failed ({type(exc).__name__}: {exc}); {hint}") from None
     pin_file.write_text(json.dumps(dict(pins, **revisions), indent=2))
+    for lang, per_lang in zip(langs, pinned):
+        names = {Path(rel).name for rel in per_lang[CORPUS_REPO]}
+        for path in corpus_files(root, lang):  # a docs file the manifest lacks (an older download): never read
+            if path.name not in names:
+                path.unlink()
+        for rel, md5 in {**per_lang[TOPICS_REPO], **per_lang[CORPUS_REPO]}.items():
+            _check_download(root / rel, md5)
     return root, revisions
+
+
+def _check_download(path: Path, md5: str) -> None:
+    """A downloaded file that is not the published one is deleted (the next run fetches it
+    again) and refused."""
+    if not path.is_file():
+        raise DataError(path, f"not downloaded, though {MANIFEST.name} lists it")
+    got = md5_file(path)
+    if got != md5:
+        path.unlink()
+        raise DataError(path, f"md5 {got} != pinned {md5} (miracl v1.0 manifest); deleted: run again to "
+                              f"re-download, or pass a folder with --data-dir")
 
 
 def miracl() -> MiraclTask:

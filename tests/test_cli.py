@@ -131,3 +131,77 @@ def test_leaderboard_is_reproducible(tmp_path: Path, mlqa_dir: Path, capsys) -> 
     first_png = png.read_bytes()
     invoke(["leaderboard", "--results", str(res), "-o", str(board)], capsys)
     assert board.read_text() == text and png.read_bytes() == first_png
+
+
+@pytest.fixture
+def miracl_dir(tmp_path: Path) -> Path:
+    from miracl_fixture import write_miracl
+    return write_miracl(tmp_path / "miracl", langs=("en", "de"))
+
+
+def run_miracl(miracl_dir: Path, res: Path, capsys, *flags: str) -> dict:
+    """``mlirbench run`` of the random encoder on the MIRACL fixture; the record's retrieval info."""
+    code, _, err = invoke(["run", "-m", "random", "-t", "miracl", "--data-dir", str(miracl_dir), "-o", str(res),
+                           "--quiet", *flags], capsys)
+    assert code == 0, err
+    return json.loads((res / "random" / "miracl.en-de.json").read_text())["retrieval"]
+
+
+def test_scale_flags_are_used_and_recorded(tmp_path: Path, miracl_dir: Path, capsys) -> None:
+    pytest.importorskip("faiss")
+    info = run_miracl(miracl_dir, tmp_path / "res", capsys, "--shard-size", "7", "--shard-dtype", "float16",
+                      "--encode-batch", "5", "--faiss", "hnsw:m=8,ef_search=64", "--faiss-device", "cpu")
+    shards = info["shards"]
+    assert (shards["shard_size"], shards["dtype"], shards["encode_batch"]) == (7, "float16", 5)
+    assert shards["per_language"]["en"]["shards"] == 6  # 40 docs in shards of 7
+    faiss = info["faiss"]
+    assert (faiss["kind"], faiss["m"], faiss["ef_search"], faiss["device"], faiss["exact"]) == ("hnsw", 8, 64, "cpu", False)
+    assert info["distributed"] is None
+
+
+def test_scale_env_vars_are_the_fallback(tmp_path: Path, miracl_dir: Path, capsys, monkeypatch) -> None:
+    pytest.importorskip("faiss")
+    monkeypatch.setenv("MLIRBENCH_SHARD_SIZE", "9")
+    monkeypatch.setenv("MLIRBENCH_SHARD_DTYPE", "float16")
+    monkeypatch.setenv("MLIRBENCH_ENCODE_BATCH", "4")
+    monkeypatch.setenv("MLIRBENCH_FAISS", "ivf:nlist=2,nprobe=2")
+    monkeypatch.setenv("MLIRBENCH_RAY_WORKERS", "0")
+    info = run_miracl(miracl_dir, tmp_path / "res", capsys, "--encode-batch", "3")  # a flag beats its env var
+    assert (info["shards"]["shard_size"], info["shards"]["dtype"], info["shards"]["encode_batch"]) == (9, "float16", 3)
+    assert (info["faiss"]["kind"], info["faiss"]["nlist"], info["faiss"]["nprobe"]) == ("ivf", 2, 2)
+
+
+@pytest.mark.parametrize("flags, env, message", [
+    (["--shard-size", "0"], {}, "Invalid value for '--shard-size' (env var: 'MLIRBENCH_SHARD_SIZE'): 0 is not in the range x>=1"),
+    (["--encode-batch", "many"], {}, "'many' is not a valid integer"),
+    (["--ray-workers", "-1"], {}, "-1 is not in the range x>=0"),
+    (["--shard-dtype", "bfloat16"], {}, "'bfloat16' is not one of 'float32', 'float16'"),
+    (["--faiss-device", "tpu"], {}, "'tpu' is not one of 'auto', 'cpu', 'gpu'"),
+    (["--faiss", "hnsw:nprobe=4"], {}, "faiss option 'nprobe=4': expected key=value with key among m, ef_construction"),
+    (["--faiss", "ivf:nlist=x"], {}, "faiss option 'nlist=x': 'x' is not an integer"),
+    ([], {"MLIRBENCH_FAISS": "lsh"}, "(env var: 'MLIRBENCH_FAISS'): faiss index kind must be one of flat, ivf, hnsw"),
+    ([], {"MLIRBENCH_SHARD_SIZE": "-5"}, "-5 is not in the range x>=1"),
+])
+def test_bad_scale_value_is_one_line(flags: list[str], env: dict, message: str, tmp_path: Path, capsys,
+                                     monkeypatch) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, _, err = invoke(["run", "-m", "random", "-t", "miracl", "--data-dir", str(tmp_path), "-o",
+                           str(tmp_path / "res"), *flags], capsys)
+    assert code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "res").exists()
+
+
+def test_scale_flags_are_refused_for_full_tasks(tmp_path: Path, capsys, monkeypatch) -> None:
+    data = write_dataset(tmp_path / "xquad-r", ["en", "de"])
+    res = tmp_path / "res"
+    base = ["run", "-m", "random", "-t", "xquad-r", "--langs", "en,de", "--data-dir", str(data), "-o", str(res), "--quiet"]
+    code, _, err = invoke(base + ["--shard-size", "7", "--faiss", "flat"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--shard-size, --faiss apply only to top-k tasks (e.g. miracl); xquad-r ranks its whole corpus" in err
+    assert not res.exists()
+    monkeypatch.setenv("MLIRBENCH_SHARD_SIZE", "7")  # set for a whole shell session: no error
+    monkeypatch.setenv("MLIRBENCH_FAISS", "hnsw:m=8")
+    code, _, err = invoke(base, capsys)
+    assert code == 0, err
+    assert "retrieval" not in json.loads((res / "random" / "xquad-r.de-en.json").read_text())

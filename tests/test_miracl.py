@@ -1,23 +1,35 @@
-"""The MIRACL task on a MIRACL-format fixture: loading, one-line data errors, the top-k path
-against the full score-matrix path, and ``mlirbench run`` for BM25 and dense models."""
+"""The MIRACL task on a MIRACL-format fixture: loading, one-line data errors, the content pin
+(manifest, hub downloads checked by md5, local folders compared), the top-k path against the full
+score-matrix path, and ``mlirbench run`` for BM25 and dense models."""
 from __future__ import annotations
 
+import fnmatch
 import gzip
+import hashlib
+import importlib.util
 import json
+import re
+import shutil
+import zipfile
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from miracl_fixture import docs_of, write_miracl
+import mlirbench.tasks.miracl as miracl_module
+from miracl_fixture import N_DOCS, N_TOPICS, docs_of, write_miracl
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
 from mlirbench.collection import Collection, TextTable
 from mlirbench.errors import DataError, MlirbenchError
 from mlirbench.pipeline import evaluate_scores, score_matrix
 from mlirbench.registry import ModelSpec
-from mlirbench.tasks.miracl import MIRACL, miracl
+from mlirbench.tasks.miracl import MIRACL, MiraclTask, corpus_files, miracl, qrels_path, topics_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("faiss")
 
@@ -59,6 +71,192 @@ def test_offline_without_data_is_one_line(monkeypatch) -> None:
     monkeypatch.setenv("MLIRBENCH_OFFLINE", "1")
     with pytest.raises(MlirbenchError, match="offline mode is on; download miracl/miracl"):
         miracl().load(None, ["en"])
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def fixture_manifest(root: Path, langs: tuple[str, ...]) -> dict:
+    """A manifest pinning the fixture folder's files and counts (as if they were the published ones)."""
+    languages = {}
+    for lang in langs:
+        topics, qrels = topics_path(root, lang, "dev"), qrels_path(root, lang, "dev")
+        languages[lang] = {
+            "corpus": [[p.name, _md5(p)] for p in corpus_files(root, lang)], "docs": N_DOCS,
+            "splits": {"dev": {"topics": [topics.relative_to(root).as_posix(), _md5(topics)],
+                               "qrels": [qrels.relative_to(root).as_posix(), _md5(qrels)],
+                               "queries": N_TOPICS, "qrels_count": len(qrels.read_text().splitlines())}}}
+    return {"source": {"package": "fixture"}, "languages": languages}
+
+
+class FakeHub:
+    """huggingface_hub's HfApi and snapshot_download over a local folder, recording each call."""
+
+    def __init__(self, served: Path) -> None:
+        self.served = served
+        self.resolved: list[str] = []
+        self.calls: list[tuple[str, str, list[str]]] = []
+
+    def dataset_info(self, repo: str) -> SimpleNamespace:
+        self.resolved.append(repo)
+        return SimpleNamespace(sha=f"head-of-{repo}")
+
+    def snapshot_download(self, repo: str, *, repo_type: str, revision: str, allow_patterns: list[str],
+                          local_dir: Path) -> str:
+        assert repo_type == "dataset"
+        self.calls.append((repo, revision, sorted(allow_patterns)))
+        for path in self.served.rglob("*"):
+            rel = path.relative_to(self.served).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(rel, pattern) for pattern in allow_patterns):
+                (Path(local_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, Path(local_dir) / rel)
+        return str(local_dir)
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch) -> FakeHub:
+    """A fake hub serving an en + de fixture, and a cache of this test's own."""
+    import huggingface_hub
+    fake = FakeHub(write_miracl(tmp_path / "served", langs=("en", "de")))
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda: fake)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake.snapshot_download)
+    monkeypatch.setenv("MLIRBENCH_CACHE", str(tmp_path / "cache"))
+    return fake
+
+
+def test_manifest_pins_every_published_file() -> None:
+    pinned = miracl_module.manifest()
+    assert pinned["source"]["package"] == "ir_datasets 0.6.3 (PyPI)"
+    assert sorted(pinned["languages"]) == sorted(MIRACL.languages) and len(pinned["languages"]) == 18
+    en = pinned["languages"]["en"]
+    assert [name for name, _ in en["corpus"]] == [f"docs-{n}.jsonl.gz" for n in range(66)]
+    assert en["docs"] == 32_893_221 and pinned["languages"]["sw"]["docs"] == 131_924
+    assert en["splits"]["dev"]["queries"] == 799 and en["splits"]["dev"]["qrels_count"] == 8350
+    md5s = []
+    for lang, entry in pinned["languages"].items():
+        dev = entry["splits"]["dev"]
+        assert dev["topics"][0] == topics_path(Path(), lang, "dev").as_posix()
+        assert dev["qrels"][0] == qrels_path(Path(), lang, "dev").as_posix()
+        assert 0 < dev["queries"] < dev["qrels_count"] and entry["docs"] > 10_000
+        md5s += [md5 for _, md5 in entry["corpus"]]
+        md5s += [f[1] for split in entry["splits"].values() for f in (split["topics"], split["qrels"]) if f]
+    assert len(md5s) == 319 == len(set(md5s)) and all(re.fullmatch(r"[0-9a-f]{32}", h) for h in md5s)
+
+
+def test_hub_download_matching_the_manifest_is_accepted(hub: FakeHub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(miracl_module, "manifest", lambda: fixture_manifest(hub.served, ("en", "de")))
+    stale = tmp_path / "cache" / "data" / "miracl" / "miracl-corpus-v1.0-de" / "docs-7.jsonl.gz"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"from an older download")
+    hashed: list[str] = []
+    md5_file = miracl_module.md5_file
+    monkeypatch.setattr(miracl_module, "md5_file", lambda p: hashed.append(Path(p).name) or md5_file(p))
+    c = miracl().load(None, ["en", "de"])
+    assert c.languages == ("en", "de") and c.corpus.count("en") == c.corpus.count("de") == N_DOCS
+    assert c.source["hub_revisions"] == {"miracl/miracl": "head-of-miracl/miracl",
+                                         "miracl/miracl-corpus": "head-of-miracl/miracl-corpus"}
+    assert all(c.source["languages"][lang]["published_v1_0"] for lang in ("en", "de"))
+    assert not stale.exists()  # not in the manifest: never read
+    files = ["docs-0.jsonl.gz", "docs-1.jsonl.gz", "docs-10.jsonl.gz"]
+    per_lang = files + ["topics.miracl-v1.0-{}-dev.tsv", "qrels.miracl-v1.0-{}-dev.tsv"]
+    assert Counter(hashed) == Counter(f.format(lang) for lang in ("en", "de") for f in per_lang)  # once each
+    assert hub.calls[1] == ("miracl/miracl-corpus", "head-of-miracl/miracl-corpus",
+                            sorted(f"miracl-corpus-v1.0-{lang}/{f}" for lang in ("en", "de") for f in files))
+    miracl().load(None, ["de"])  # a later download keeps the commits resolved by the first
+    assert hub.resolved == ["miracl/miracl", "miracl/miracl-corpus"]
+    assert [revision for _, revision, _ in hub.calls[2:]] == ["head-of-miracl/miracl", "head-of-miracl/miracl-corpus"]
+
+
+def test_hub_download_with_a_wrong_md5_is_refused_and_deleted(hub: FakeHub, tmp_path: Path, monkeypatch) -> None:
+    pinned = fixture_manifest(hub.served, ("de",))
+    published = pinned["languages"]["de"]["corpus"][1][1]
+    pinned["languages"]["de"]["corpus"][1][1] = "0" * 32
+    monkeypatch.setattr(miracl_module, "manifest", lambda: pinned)
+    with pytest.raises(DataError) as info:
+        miracl().load(None, ["de"])
+    path = tmp_path / "cache" / "data" / "miracl" / "miracl-corpus-v1.0-de" / "docs-1.jsonl.gz"
+    message = str(info.value)
+    assert message.startswith(f"{path}: md5 {published} != pinned {'0' * 32} (miracl v1.0 manifest)")
+    assert "\n" not in message and not path.exists() and (path.parent / "docs-0.jsonl.gz").is_file()
+
+
+@pytest.mark.parametrize("split, problem", [
+    ("test-a", r"no published sw test-a topics and qrels in miracl-v1.0.json \(splits with qrels: dev, train\)"),
+    ("dev2", r"no published sw dev2 topics and qrels"),
+])
+def test_hub_split_the_manifest_lacks_is_refused_before_any_download(monkeypatch, split: str, problem: str) -> None:
+    monkeypatch.setattr(miracl_module, "hub_fetch", lambda *a: pytest.fail("fetched"))
+    with pytest.raises(MlirbenchError, match=problem):
+        MiraclTask(split).load(None, ["sw"])
+
+
+def test_local_fixture_loads_and_is_recorded_as_not_published(data: Path, monkeypatch) -> None:
+    monkeypatch.setattr(miracl_module, "md5_file", lambda p: pytest.fail(f"hashed {p}"))  # differs anyway
+    c = miracl().load(data)
+    judgments = {lang: len(qrels_path(data, lang, "dev").read_text().splitlines()) for lang in c.languages}
+    langs = c.source["languages"]
+    assert not any(langs[lang]["published_v1_0"] for lang in c.languages)
+    assert langs["en"]["differs"] == ["corpus lacks 63 of 66 published files", "docs 40 != published 32893221",
+                                      "queries 5 != published 799", f"judgments {judgments['en']} != published 8350"]
+    assert langs["sw"]["differs"][0] == "unpublished corpus files: docs-1.jsonl.gz, docs-10.jsonl.gz"
+    assert c.source["content_pin"] == "miracl-v1.0.json (md5 from ir_datasets 0.6.3 (PyPI))"
+
+
+def test_local_folder_is_compared_by_md5_when_names_and_counts_match(data: Path, monkeypatch) -> None:
+    pinned = fixture_manifest(data, ("en", "de", "sw"))
+    pinned["languages"]["sw"]["splits"]["dev"]["qrels"][1] = "f" * 32
+    monkeypatch.setattr(miracl_module, "manifest", lambda: pinned)
+    c = miracl().load(data)  # a local folder is never refused
+    langs = c.source["languages"]
+    assert [langs[lang]["published_v1_0"] for lang in c.languages] == [True, False, True]  # en, sw, de
+    assert langs["en"]["differs"] == [] and langs["sw"]["differs"] == ["md5 differs: qrels.miracl-v1.0-sw-dev.tsv"]
+
+
+def test_manifest_generator_reads_wheel_or_folder_and_checks_the_layout(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("miracl_manifest", ROOT / "scripts" / "miracl_manifest.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    hub_url = "https://huggingface.co/datasets/{}/resolve/main/{}"
+    downloads, metadata = {}, {}
+    for i, lang in enumerate(MIRACL.languages):
+        for n in reversed(range(11 if lang == "de" else 1)):  # numeric order, not listing order
+            downloads[f"v1.0/{lang}/corpus/{n}"] = {
+                "url": hub_url.format("miracl/miracl-corpus", f"miracl-corpus-v1.0-{lang}/docs-{n}.jsonl.gz"),
+                "expected_md5": f"{lang}{n}", "size_hint": 1}
+        for kind in ("topics", "qrels"):
+            downloads[f"v1.0/{lang}/dev/{kind}"] = {
+                "url": hub_url.format("macavaney/miracl-noauth", f"miracl-v1.0-{lang}/{kind}/{kind}.miracl-v1.0-{lang}-dev.tsv"),
+                "expected_md5": f"{lang}-{kind}", "size_hint": 1}
+        metadata[f"miracl/{lang}"] = {"docs": {"count": 100 + i}}
+        metadata[f"miracl/{lang}/dev"] = {"queries": {"count": 10}, "qrels": {"count": 30}}
+    package = tmp_path / "unpacked" / "ir_datasets"
+    wheel = tmp_path / "ir_datasets-9.9-py3-none-any.whl"
+
+    def write(downloads: dict) -> None:
+        (package / "etc").mkdir(parents=True, exist_ok=True)
+        (package / "etc" / "downloads.json").write_text(json.dumps({"miracl": downloads}))
+        (package / "etc" / "metadata.json").write_text(json.dumps(metadata))
+        (package / "__init__.py").write_text('__version__ = "9.9"\n')
+        with zipfile.ZipFile(wheel, "w") as zf:
+            for path in package.rglob("*.*"):
+                zf.write(path, path.relative_to(package.parent).as_posix())
+
+    write(downloads)
+    built = generator.build(*generator.read_package(package.parent))
+    assert generator.build(*generator.read_package(wheel)) == built
+    assert generator.build(*generator.read_package(package)) == built
+    assert built["source"]["package"] == "ir_datasets 9.9 (PyPI)"
+    assert [name for name, _ in built["languages"]["de"]["corpus"]] == [f"docs-{n}.jsonl.gz" for n in range(11)]
+    assert built["languages"]["sw"] == {
+        "corpus": [["docs-0.jsonl.gz", "sw0"]], "docs": 100 + MIRACL.languages.index("sw"),
+        "splits": {"dev": {"topics": ["miracl-v1.0-sw/topics/topics.miracl-v1.0-sw-dev.tsv", "sw-topics"],
+                           "qrels": ["miracl-v1.0-sw/qrels/qrels.miracl-v1.0-sw-dev.tsv", "sw-qrels"],
+                           "queries": 10, "qrels_count": 30}}}
+    downloads["v1.0/sw/dev/qrels"]["url"] = downloads["v1.0/sw/dev/qrels"]["url"].replace("-dev.tsv", "-train.tsv")
+    write(downloads)
+    with pytest.raises(SystemExit, match="sw/dev/qrels: url .* is not macavaney/miracl-noauth/miracl-v1.0-sw/qrels"):
+        generator.build(*generator.read_package(wheel))
 
 
 def _corrupt(root: Path, kind: str) -> tuple[Path, str, int | None]:
@@ -135,14 +333,17 @@ def test_bm25_topk_equals_full_path_and_records_analyzers(data: Path, tmp_path: 
     from mlirbench.adapters.bm25 import BM25Searcher
     c = miracl().load(data)
     searcher = BM25Searcher(index_root=str(tmp_path / "idx"), show_progress=False)
-    with pytest.warns(UserWarning, match="sw: no language-specific analyzer"):
-        top = evaluate_topk(searcher, c, MIRACL, ModelSpec("bm25", {}), progress=False)
-    assert set(top.model_metadata["analyzers"]) == {"en", "sw", "de"}
+    top = evaluate_topk(searcher, c, MIRACL, ModelSpec("bm25", {}), progress=False)
+    assert set(top.model_metadata["analyzers"]) == {"en", "sw", "de"} and top.model_metadata["warnings"] == []
     assert "GermanAnalyzer" in top.model_metadata["analyzers"]["de"]
-    with pytest.warns(UserWarning):
-        scores, _ = score_matrix(searcher, in_memory(c), progress=False)
+    assert top.model_metadata["analyzers"]["sw"].endswith("WhitespaceAnalyzer")  # as Anserini's -language sw
+    assert top.retrieval["streamed_index"]
+    scores, _ = score_matrix(searcher, in_memory(c), progress=False)
     full = evaluate_scores(scores, in_memory(c), MIRACL, progress=False)
-    assert top.evaluation.views == full.views
+    assert top.evaluation.views == full.views  # streamed per-language indexes = the in-memory path
+    again = BM25Searcher(index_root=str(tmp_path / "idx"), show_progress=False)
+    assert evaluate_topk(again, c, MIRACL, ModelSpec("bm25", {}), progress=False).evaluation.views == top.evaluation.views
+    assert again.built == []  # the last language's index was reused, not rebuilt
     agg = top.evaluation.aggregate["mono"]
     assert agg["recall@100"] < 1 and agg["ndcg@10"] > 0.5  # the keyword-less relevant docs are missed
 

@@ -113,11 +113,18 @@ def test_approximate_indexes_record_parameters_and_are_reused(tmp_path: Path, sp
     assert SearchConfig().metadata()["exact"] is True
 
 
-def test_bad_search_options_are_one_line() -> None:
-    with pytest.raises(MlirbenchError, match="kind must be one of"):
-        SearchConfig.parse("lsh")
-    with pytest.raises(MlirbenchError, match="faiss option 'nlists=3'"):
-        SearchConfig.parse("ivf:nlists=3")
+@pytest.mark.parametrize("spec, problem", [
+    ("lsh", "kind must be one of flat, ivf, hnsw, got 'lsh'"),
+    ("ivf:nlists=3", "faiss option 'nlists=3': expected key=value with key among nlist, nprobe, query_batch for ivf"),
+    ("hnsw:nprobe=3", "faiss option 'nprobe=3': expected key=value with key among m, ef_construction, ef_search"),
+    ("ivf:nlist=many", "faiss option 'nlist=many': 'many' is not an integer"),
+    ("hnsw:ef_search=0", "faiss ef_search must be >= 1, got 0"),
+    ("flat:device=cpu", "faiss option 'device=cpu'"),  # the device is not part of the index spec
+])
+def test_bad_search_options_are_one_line(spec: str, problem: str) -> None:
+    with pytest.raises(MlirbenchError) as info:
+        SearchConfig.parse(spec)
+    assert problem in str(info.value) and "\n" not in str(info.value)
 
 
 def test_damaged_shard_is_encoded_again(tmp_path: Path) -> None:
