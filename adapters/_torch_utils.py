@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'mlirbench[dense]'"
 
 _DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
+_PREPARE_AHEAD = 2  # batches tokenized ahead of the one on the device
 # Files that decide what a local model folder computes: weights, configs, tokenizer vocabularies.
 _HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json", ".model", ".spm", ".cvocab", ".txt")
 # Repository files never needed to run a model with torch; skipped when fetching a hub snapshot.
@@ -87,22 +90,41 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[np.
 
 def encode_sorted(
     texts: Sequence[str],
-    encode_batch: Callable[[list[str]], np.ndarray],
+    encode_batch: Callable[[Any], np.ndarray],
     *,
     dim: int,
     batch_size: int,
     show_progress: bool,
     desc: str,
+    prepare: Callable[[list[str]], Any] | None = None,
 ) -> np.ndarray:
-    """Run ``encode_batch`` over length-sorted batches and write rows back in the input order."""
+    """Run ``encode_batch`` over length-sorted batches and write rows back in the input order.
+
+    With ``prepare`` (the CPU half of a batch, e.g. tokenization), ``encode_batch`` gets its
+    result, and the next ``_PREPARE_AHEAD`` batches are prepared in one helper thread while the
+    current one runs on the device: on an H100, tokenizing alone ran at ~5k passages/s and the
+    forward pass alone at ~16k, so done one after the other the GPU sat idle most of the time
+    (BENCHMARKS.md). One helper thread, so a tokenizer is never used by two threads at once.
+    """
     out = np.zeros((len(texts), dim), dtype=np.float32)
     batches: Iterable[np.ndarray] = length_sorted_batches(texts, batch_size)
     if show_progress:
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, total=-(-len(texts) // batch_size), desc=desc, unit="batch")
-    for index in batches:
-        out[index] = encode_batch([texts[i] for i in index])
+    if prepare is None:
+        for index in batches:
+            out[index] = encode_batch([texts[i] for i in index])
+        return out
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlirbench-prepare") as pool:
+        pending: deque[tuple[np.ndarray, Future]] = deque()
+        for index in batches:
+            pending.append((index, pool.submit(prepare, [texts[i] for i in index])))
+            if len(pending) > _PREPARE_AHEAD:
+                done, future = pending.popleft()
+                out[done] = encode_batch(future.result())
+        for done, future in pending:
+            out[done] = encode_batch(future.result())
     return out
 
 
@@ -193,7 +215,8 @@ class HFEncoderBase:
     """What the encoders over a Hugging Face model folder share: loading options, batching, provenance.
 
     Subclasses load their model in ``__init__`` (after calling this one), then set ``prefixes``,
-    ``dim`` and ``max_length``, and implement ``_encode_batch``.
+    ``dim`` and ``max_length``, and implement ``_tokenize`` (CPU; runs ahead in a helper thread,
+    see ``encode_sorted``) and ``_embed`` (the model on its device).
     """
 
     name: str
@@ -227,15 +250,19 @@ class HFEncoderBase:
         """The hub commit, or a sha256 over the local folder's weights, configs and vocabularies."""
         return self.hub_revision or folder_sha256(self.folder)
 
-    def _encode_batch(self, batch: list[str], *, prefix: str, lang: str) -> np.ndarray:
-        """Embeddings of one batch, rows in batch order (the prefix is not yet applied)."""
+    def _tokenize(self, batch: list[str], *, prefix: str, lang: str) -> Any:
+        """Model inputs of one batch (the prefix is not yet applied); CPU only, no model state."""
+        raise NotImplementedError
+
+    def _embed(self, inputs: Any) -> np.ndarray:
+        """float32 embeddings of one tokenized batch, rows in batch order."""
         raise NotImplementedError
 
     def encode(self, texts: Sequence[str], *, role: Role, lang: str) -> np.ndarray:
         """Encode in length-sorted batches with the role's prefix; float32 rows in the input order."""
         prefix = role_prefix(role, self.prefixes, self.name)
         out = encode_sorted(
-            texts, lambda batch: self._encode_batch(batch, prefix=prefix, lang=lang),
+            texts, self._embed, prepare=lambda batch: self._tokenize(batch, prefix=prefix, lang=lang),
             dim=self.dim, batch_size=self.batch_size, show_progress=self.show_progress,
             desc=f"{self.name} {role} {lang}",
         )

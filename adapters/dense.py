@@ -75,11 +75,20 @@ class DenseEncoder(HFEncoderBase):
             meta["training"] = read_training_summary(self.folder)
         return meta
 
-    def _encode_batch(self, batch: list[str], *, prefix: str, lang: str) -> np.ndarray:
-        """``prompt=""`` (not None) without a prefix, so a model's ``default_prompt_name`` cannot slip in."""
-        vectors = self.model.encode(
-            batch, prompt=prefix, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
-        )
+    def _tokenize(self, batch: list[str], *, prefix: str, lang: str) -> dict:
+        """sentence-transformers' own preprocessing with ``prompt=prefix`` ("" rather than None, so a
+        model's ``default_prompt_name`` cannot slip in): what ``SentenceTransformer.encode`` does."""
+        return self.model.preprocess(batch, prompt=prefix)
+
+    def _embed(self, inputs: dict) -> np.ndarray:
+        """The rest of ``SentenceTransformer.encode`` for one batch (a test checks they agree)."""
+        import torch
+        from sentence_transformers.util import batch_to_device, truncate_embeddings
+
+        with torch.inference_mode():
+            vectors = self.model(batch_to_device(inputs, self.model.device))["sentence_embedding"]
+            if self.model.truncate_dim is not None:
+                vectors = truncate_embeddings(vectors, self.model.truncate_dim)
         return vectors.float().cpu().numpy()
 
 

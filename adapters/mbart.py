@@ -6,7 +6,7 @@ tokens, which include the source-language code token the tokenizer adds from ``s
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -95,11 +95,13 @@ class MBartEncoder(HFEncoderBase):
         self.tokenizer.src_lang = self.lang_code(lang)
         return super().encode(texts, role=role, lang=lang)
 
-    def _encode_batch(self, batch: list[str], *, prefix: str, lang: str) -> np.ndarray:
-        inputs = self.tokenizer(
-            [prefix + text for text in batch], padding=True, truncation=True,
-            max_length=self.max_length, return_tensors="pt",
-        ).to(self.device)
+    def _tokenize(self, batch: list[str], *, prefix: str, lang: str) -> Any:
+        return self.tokenizer([prefix + text for text in batch], padding=True, truncation=True,
+                              max_length=self.max_length, return_tensors="pt")
+
+    def _embed(self, inputs: Any) -> np.ndarray:
+        """Mean of the encoder's last hidden states over the real (unpadded) tokens."""
+        inputs = inputs.to(self.device)
         with self.torch.inference_mode():
             hidden = self.encoder(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
         mask = inputs["attention_mask"].unsqueeze(-1).float()

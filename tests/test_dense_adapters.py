@@ -17,7 +17,12 @@ pytest.importorskip("nano_laser")
 import torch  # noqa: E402
 from tiny_models import build_dense_model, build_laser_dir, build_mbart_model  # noqa: E402
 
-from mlirbench.adapters._torch_utils import folder_sha256, import_optional, length_sorted_batches  # noqa: E402
+from mlirbench.adapters._torch_utils import (  # noqa: E402
+    encode_sorted,
+    folder_sha256,
+    import_optional,
+    length_sorted_batches,
+)
 from mlirbench.adapters.dense import DenseEncoder  # noqa: E402
 from mlirbench.adapters.laser3 import Laser3Encoder  # noqa: E402
 from mlirbench.adapters.mbart import MBartEncoder  # noqa: E402
@@ -76,6 +81,45 @@ def test_length_sorted_batches_cover_every_index_longest_first() -> None:
     assert [len(texts[i]) for i in order] == [5, 4, 3, 2, 1]
 
 
+def test_encode_sorted_prepares_ahead_in_one_helper_thread() -> None:
+    """Preparation (tokenization) runs in one thread other than the caller's, never two at once, at
+    most two batches ahead of the device half, and rows come back in input order."""
+    import threading
+    import time
+
+    texts = [f"t{i}" * (i % 7 + 1) for i in range(23)]
+    lock, state = threading.Lock(), {"running": 0, "prepared": 0, "embedded": 0, "threads": set(), "ahead": []}
+
+    def prepare(batch: list[str]) -> list[str]:
+        with lock:
+            state["running"] += 1
+            assert state["running"] == 1
+            state["threads"].add(threading.get_ident())
+        time.sleep(0.002)
+        with lock:
+            state["running"] -= 1
+            state["prepared"] += 1
+        return batch
+
+    def embed(batch: list[str]) -> np.ndarray:
+        assert threading.get_ident() == caller
+        state["ahead"].append(state["prepared"] - state["embedded"])
+        state["embedded"] += 1
+        return np.array([[float(text[1:].split("t")[0]), len(text)] for text in batch], dtype=np.float32)
+
+    caller = threading.get_ident()
+    out = encode_sorted(texts, embed, prepare=prepare, dim=2, batch_size=3, show_progress=False, desc="x")
+    np.testing.assert_array_equal(out[:, 0], np.arange(23))
+    assert state["threads"] and caller not in state["threads"] and state["embedded"] == 8
+    assert max(state["ahead"]) <= 3  # the batch being embedded + _PREPARE_AHEAD prepared after it
+
+    def broken(batch: list[str]) -> list[str]:
+        raise ValueError("bad text")
+
+    with pytest.raises(ValueError, match="bad text"):
+        encode_sorted(texts, embed, prepare=broken, dim=2, batch_size=3, show_progress=False, desc="x")
+
+
 def test_missing_dependency_names_the_pip_hint(monkeypatch: pytest.MonkeyPatch, laser_dir: pathlib.Path) -> None:
     with pytest.raises(MissingDependencyError, match=r"pip install 'mlirbench\[dense\]'"):
         import_optional("surely_not_installed_pkg", "dense")
@@ -96,6 +140,15 @@ def test_dense_shapes_normalisation_and_protocol(dense: DenseEncoder, dense_dir:
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
     np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), out, atol=1e-5)
     assert dense.encode([], role="query", lang="en").shape == (0, 32)
+
+
+def test_dense_equals_sentence_transformers_encode(dense_dir: pathlib.Path) -> None:
+    """The split tokenize/embed path gives what ``SentenceTransformer.encode`` gives, prompt included."""
+    enc = DenseEncoder(str(dense_dir), device="cpu", batch_size=4, query_prefix="Query: ", normalize=False)
+    ours = enc.encode(TEXTS, role="query", lang="x")
+    reference = enc.model.encode(TEXTS, prompt="Query: ", batch_size=4, convert_to_numpy=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    assert not np.allclose(ours, enc.model.encode(TEXTS, batch_size=4, convert_to_numpy=True), atol=1e-3)
 
 
 def test_dense_length_sorted_batching_keeps_input_order(dense: DenseEncoder) -> None:
