@@ -32,7 +32,7 @@ import numpy as np
 from .collection import Collection, TextTable
 from .corpus import StreamedCollection
 from .errors import MlirbenchError
-from .faiss_search import SearchConfig, search_shards
+from .faiss_search import SearchConfig, import_faiss, search_shards
 from .pipeline import Evaluation, encode_table, evaluate_rankings, is_searcher
 from .ranking import ViewRanking
 from .registry import ModelSpec
@@ -115,6 +115,9 @@ def _search_lexical(system, data: StreamedCollection, depth: int) -> tuple[dict[
 
 def _search_dense(system, data: StreamedCollection, depth: int, spec: ModelSpec, options: ScaleOptions,
                   fresh: bool, progress: bool) -> tuple[dict[str, Hits], dict, dict]:
+    options.search.use_gpu(import_faiss())  # faiss missing or device=gpu without GPU support: fail before hours of encoding
+    if options.ray_address and not options.ray_workers:
+        raise MlirbenchError(f"a Ray address ({options.ray_address}) needs Ray workers (--ray-workers N)")
     pool = None
     if options.ray_workers:
         from .distributed import RayShardPool

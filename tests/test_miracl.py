@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("faiss")
 
+from mlirbench.faiss_search import import_faiss  # noqa: E402
 from mlirbench.topk import ScaleOptions, evaluate_topk  # noqa: E402
 
 
@@ -320,6 +321,21 @@ def test_topk_path_equals_full_path_for_dense(data: Path) -> None:
     again = evaluate_topk(enc, c, MIRACL, ModelSpec("random", {}), options=options, progress=False)
     assert again.retrieval["shards"]["per_language"]["en"]["shards_reused"] == 5
     assert again.evaluation.views == top.evaluation.views
+
+
+def test_unusable_scale_options_fail_before_any_encoding(data: Path, monkeypatch) -> None:
+    from mlirbench.faiss_search import SearchConfig
+
+    def never(*args, **kwargs):
+        raise AssertionError("the corpus was encoded")
+
+    monkeypatch.setattr("mlirbench.topk.encode_corpus", never)
+    c, spec = miracl().load(data), ModelSpec("random", {})
+    with pytest.raises(MlirbenchError, match="needs Ray workers"):
+        evaluate_topk(RandomEncoder(), c, MIRACL, spec, options=ScaleOptions(ray_address="ray://head:10001"))
+    if not hasattr(import_faiss(), "StandardGpuResources"):  # CPU-only faiss, as in CI
+        with pytest.raises(MlirbenchError, match="no GPU support"):
+            evaluate_topk(RandomEncoder(), c, MIRACL, spec, options=ScaleOptions(search=SearchConfig(device="gpu")))
 
 
 def test_depth_below_100_is_refused(data: Path) -> None:
