@@ -1,12 +1,19 @@
 """Crash-safe file writes: write to a temp file in the same folder, fsync, rename.
 
 A reader never sees a partial file, and a killed run leaves either the old file or the new one.
+A run killed mid-write (SIGKILL: no ``finally``) leaves its temp file behind; temp names carry
+the writer's host and pid (``.<name>.<host>-<pid>.<random>.tmp``), so the next write of the same
+file removes the leftovers of writers on this host that no longer run, and never the temp file of
+a live one (a concurrent writer, or one on another machine sharing the folder).
 """
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -18,12 +25,39 @@ def _umask() -> int:
     return mask
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_orphans(path: Path) -> list[Path]:
+    """Remove temp files of ``path`` left by dead writers on this host; returns what was removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_host())}-(\d+)\.[^.]+\.tmp")
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = pattern.fullmatch(tmp.name)
+        if match and not _alive(int(match.group(1))):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it is renamed onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    sweep_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

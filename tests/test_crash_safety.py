@@ -221,3 +221,24 @@ def test_truncated_download_is_refused_and_deleted(tmp_path: Path, monkeypatch, 
         _serve(monkeypatch, tmp_path, {f"{folder}/en.json": full["en"], f"{folder}/de.json": full["de"]})
         code, err = invoke(args, capsys)
         assert code == 0, err
+
+
+def test_temp_file_of_a_killed_writer_is_swept_by_the_next_write(tmp_path: Path) -> None:
+    from mlirbench.atomic import write_json
+
+    target = tmp_path / "record[1].json"  # glob metacharacters in the name are matched literally
+    code = ("import sys, time; from mlirbench.atomic import atomic_open\n"
+            "with atomic_open(sys.argv[1]) as fh:\n    fh.write('half'); fh.flush(); print('in', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "in"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    orphan = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(orphan) == 1 and f"-{proc.pid}." in orphan[0].name
+    live = tmp_path / orphan[0].name.replace(f"-{proc.pid}.", f"-{os.getpid()}.")  # a concurrent writer
+    elsewhere = tmp_path / f".{target.name}.otherhost-{proc.pid}.abc.tmp"  # same dead pid, another machine
+    live.write_text("x")
+    elsewhere.write_text("x")
+    write_json(target, {"ok": True})
+    assert json.loads(target.read_text()) == {"ok": True}
+    assert not orphan[0].exists() and live.exists() and elsewhere.exists()
