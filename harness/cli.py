@@ -102,7 +102,7 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
     """Evaluate MODEL on TASK in every setting and write results/<model>/<task>.json."""
     from .registry import parse_model
     from .runner import run
-    from .topk import ScaleOptions
+    from .scale import ScaleOptions
 
     spec = parse_model(model, _parse_kv(model_arg))
     _refuse_scale_flags(ctx, task)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
@@ -18,8 +19,9 @@ from .atomic import write_json
 from .download import cache_root, sha256_file
 from .errors import DataError
 from .collection import Collection
-from .ranking import ViewRanking
-from .runfiles import write_ranks, write_trec
+
+if TYPE_CHECKING:
+    from .ranking import ViewRanking
 
 SCHEMA_VERSION = 1
 
@@ -49,6 +51,7 @@ def write_record(path: Path, record: dict, rankings: dict[str, list[ViewRanking]
                  tag: str, trec_settings: tuple[str, ...] = ("mono", "multi")) -> Path:
     """Write the side files, then the record naming them (with sha256s), each atomically and
     under a lock so that two runs writing the same result never interleave."""
+    from .runfiles import write_ranks, write_trec  # numba kernels: not needed to read records
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16] + ".lock"
     (cache_root() / "locks").mkdir(parents=True, exist_ok=True)

@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Sequence
 
 from .download import sha256_file
-from .embedding_cache import CachedEncoder
 from .errors import DataError
-from .pipeline import evaluate_scores, is_searcher, score_matrix
 from .provenance import package_versions, provenance
 from .registry import ModelSpec, build_model, get_task
 from .results import load_record, record_path, side_path, write_record
-from .topk import ScaleOptions, evaluate_topk
+from .scale import ScaleOptions
 
 
 def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: Sequence[str] | None = None,
@@ -47,6 +45,11 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
         print(f"mlirbench: {path} is up to date (same model, task, data, options and code); "
               "--no-cache recomputes it", file=sys.stderr)
         return path
+    # the evaluation stack (ranx, numba kernels) is imported only when there is something to compute
+    from .embedding_cache import CachedEncoder
+    from .pipeline import evaluate_scores, is_searcher, score_matrix
+    from .topk import evaluate_topk
+
     retrieval, n_docs = None, None
     if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
         top = evaluate_topk(system, collection, meta, spec, options=scale, fresh=not cache, progress=progress)

@@ -25,35 +25,23 @@ shard, default 100000; ``MLIRBENCH_SHARD_SIZE``), ``--shard-dtype`` (float32 | f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .collection import Collection, TextTable
 from .corpus import StreamedCollection
 from .errors import MlirbenchError
-from .faiss_search import SearchConfig, import_faiss, search_shards
+from .faiss_search import import_faiss, search_shards
 from .pipeline import Evaluation, encode_table, evaluate_rankings, is_searcher
 from .ranking import ViewRanking
 from .registry import ModelSpec
+from .scale import ScaleOptions
 from .shards import encode_corpus
 from .systems import CorpusSearcher, Hits
 from .task import TaskMetadata
 from .views import View
 
-
-
-@dataclass(frozen=True)
-class ScaleOptions:
-    """How the corpus of a dense top-k run is encoded and searched; they change cost, and (dtype,
-    approximate FAISS) the scores, so every run records them."""
-
-    shard_size: int = 100_000
-    dtype: str = "float32"  # exact scores; float16 halves the disk (50 GB for MIRACL en at dim 768)
-    encode_batch: int = 1024
-    search: SearchConfig = field(default_factory=SearchConfig)
-    ray_workers: int = 0
-    ray_address: str | None = None  # None: start a local Ray cluster
 
 
 @dataclass

@@ -211,7 +211,7 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
     """Same model, task, data, options and code: the record stays as it is and nothing is
     evaluated; any change of input, a damaged side file or --no-cache computes it again."""
     from lareqa_fixture import write_dataset
-    from mlirbench import runner
+    from mlirbench import pipeline, runner
 
     data = write_dataset(tmp_path / "data", ["de", "en"])
     args = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
@@ -221,8 +221,8 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
     first = path.read_bytes()
 
     evaluated = []
-    real = runner.evaluate_scores
-    monkeypatch.setattr(runner, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
+    real = pipeline.evaluate_scores
+    monkeypatch.setattr(pipeline, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
     code, out, err = invoke(args, capsys)
     assert code == 0 and "is up to date" in err and "mono:" in out and not evaluated
     assert path.read_bytes() == first

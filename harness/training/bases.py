@@ -6,7 +6,7 @@
   it: it loads mBART as the full encoder-decoder and returns the decoder's states. The tokenizer
   keeps its default ``src_lang`` (en_XX) for every text, in training and in evaluation alike:
   sentence-transformers batches carry no language, and an X-Y batch mixes languages;
-- ``use-m3``: the torch USE-m3 (``mlirbench.adapters.use_m3.UseM3Model``) as ``UseM3Module``.
+- ``use-m3``: the torch USE-m3 (``mlirbench.adapters.use_m3_model.UseM3Model``) as ``UseM3Module``.
 
 LASER3 is not offered: it is one encoder per language (LASER2 for the rest), so a shared-weight
 dual encoder, which is what the paper trains, does not exist for it; fine-tuning each language's
@@ -49,7 +49,8 @@ class UseM3Module(InputModule):
 
     def __init__(self, model: Any = None, sp_model: str | Path | None = None) -> None:
         super().__init__()
-        from mlirbench.adapters.use_m3 import UseM3Model, UseM3Tokenizer, resource_paths
+        from mlirbench.adapters.use_m3 import resource_paths
+        from mlirbench.adapters.use_m3_model import UseM3Model, UseM3Tokenizer
 
         weights, default_sp = resource_paths()
         self.model = model if model is not None else UseM3Model.from_npz(weights)
@@ -74,7 +75,7 @@ class UseM3Module(InputModule):
 
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> "UseM3Module":
-        from mlirbench.adapters.use_m3 import UseM3Model
+        from mlirbench.adapters.use_m3_model import UseM3Model
 
         folder = Path(model_name_or_path) / subfolder
         module = cls(model=UseM3Model(), sp_model=folder / "sp.model")
