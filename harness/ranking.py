@@ -93,26 +93,26 @@ def _judged_in_view(view: View, rel: Relevance, n_all_docs: int) -> tuple[np.nda
 
 
 def rank_view(scores: np.ndarray, view: View, rel: Relevance, save_depth: int) -> ViewRanking:
-    """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort."""
+    """Ranks of the relevant docs by counting (kernels.relevant_ranks), no full sort, and the
+    view's block of ``scores`` read in place, never copied."""
     n_docs = len(view.doc_rows)
     keep, cols, grades = _judged_in_view(view, rel, scores.shape[1])
-    sub = np.ascontiguousarray(scores[view.query_rows[keep]][:, view.doc_rows])
+    qrows = view.query_rows[keep]
+    ranks, rel_scores, n_ranked = relevant_ranks(scores, qrows, view.doc_rows, cols)
     valid = cols >= 0
-    rel_scores = np.where(valid, np.take_along_axis(sub, np.maximum(cols, 0), axis=1), -np.inf)
-    ranks = relevant_ranks(sub, cols)
     order = np.argsort(np.where(ranks > 0, ranks, np.where(valid, n_docs + 1, n_docs + 2)), axis=1, kind="stable")
     pick = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
     rel_rows = np.where(pick(valid), view.doc_rows[np.maximum(pick(cols), 0)], -1)
-    n_ranked = np.isfinite(sub).sum(axis=1)
-    top = top_k(sub, save_depth)
+    top = top_k(scores, qrows, view.doc_rows, save_depth)
+    top_cols = view.doc_rows[np.maximum(top, 0)]  # padding (-1) reads the view's first doc, never used
     return ViewRanking(
         view=view,
-        query_rows=view.query_rows[keep],
+        query_rows=qrows,
         rel_rows=rel_rows,
         rel_grades=pick(grades),
         rel_ranks=pick(ranks),
         rel_scores=pick(rel_scores).astype(np.float32),
         n_ranked=n_ranked,
-        top_rows=np.where(top >= 0, view.doc_rows[np.maximum(top, 0)], -1),
-        top_scores=np.take_along_axis(sub, np.maximum(top, 0), axis=1),
+        top_rows=np.where(top >= 0, top_cols, -1),
+        top_scores=scores[qrows[:, None], top_cols],
     )
