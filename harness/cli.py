@@ -169,8 +169,9 @@ def cache_clear_cmd(model: str | None) -> None:
 @cli.command("regress")
 @click.option("--condition", "-c", "names", multiple=True,
               help="Only these conditions (names or glob patterns, repeatable), e.g. 'bm25/*'.")
-@click.option("--tier", type=click.Choice(["fast", "all"]), default="all", show_default=True,
-              help="fast: the conditions CI checks on every submission.")
+@click.option("--tier", type=click.Choice(["fast", "all", "miracl"]), default="all", show_default=True,
+              help="fast: the conditions CI checks on every submission; all: fast and slow; "
+                   "miracl: pyserini's BM25 scores on MIRACL dev (needs --data-dir miracl=DIR).")
 @click.option("--update", is_flag=True, help="Rewrite the expected values with the actual ones (plus provenance).")
 @click.option("--data-dir", "data_dirs", multiple=True,
               help="[TASK=]PATH: data folder instead of the file's (a plain PATH applies to every task).")

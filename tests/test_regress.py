@@ -221,3 +221,39 @@ def test_real_data_runs_are_byte_identical(xquad_r_dir: Path, tmp_path: Path, ca
     for other in records[1:]:
         for key in ("aggregate", "views", "pair_matrix", "rank_distance", "run_files", "data", "task", "model"):
             assert other[key] == records[0][key], key
+
+
+def test_miracl_tier_holds_pyserinis_own_bm25_scores(tmp_path: Path, capsys) -> None:
+    """The miracl tier's expected values are those of the Anserini jar's MIRACL regression files
+    (every language there but th, which mlirbench segments with pythainlp instead), it is not part
+    of `--tier all`, and on a MIRACL-format folder its conditions run and are judged."""
+    import re
+    import zipfile
+
+    pytest.importorskip("pyserini")
+    from miracl_fixture import write_miracl
+    from mlirbench.adapters.lucene_jvm import anserini_jar
+
+    exp = regress.load_expectations(ROOT / "regression" / "expected.yaml")
+    tier = {c.name: c for c in exp.conditions if c.tier == "miracl"}
+    assert not set(tier) & {c.name for c in regress.select(exp.conditions, [], "all")}
+    with zipfile.ZipFile(anserini_jar()) as jar:
+        configs = [n for n in jar.namelist()
+                   if re.fullmatch(r"reproduce/from-document-collection/configs/miracl-v1\.0-[a-z]{2}\.yaml", n)]
+        assert len(configs) >= 16
+        for name in configs:
+            lang = name[-7:-5]
+            results = yaml.safe_load(jar.read(name))["models"][0]["results"]
+            for metric, key in (("ndcg@10", "nDCG@10"), ("recall@100", "R@100")):
+                cond = tier.get(f"bm25/miracl.{lang}/mono/{metric}")
+                if lang == "th":
+                    assert cond is None
+                    continue
+                assert cond.expected == results[key][0] and cond.view == f"{lang}-{lang}" and cond.langs == (lang,)
+    assert {c.langs[0] for c in tier.values()} == {"ar", "bn", "de", "en", "es", "fa", "fi", "fr", "hi", "id",
+                                                   "ja", "ko", "ru", "sw", "te", "yo", "zh"}
+    data = write_miracl(tmp_path / "miracl", langs=("sw",))
+    code, out, _ = invoke(["regress", "--tier", "miracl", "-c", "bm25/miracl.sw/*",
+                           "--data-dir", f"miracl={data}"], capsys)
+    assert code == 1 and set(status_of(out).values()) <= {"FAIL", "IMPROVED"}  # a 40-passage fixture is not MIRACL
+    assert "MISSING" not in out
