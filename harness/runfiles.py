@@ -48,16 +48,24 @@ def _score(value: float) -> str:
 
 
 def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: Collection) -> None:
-    q_ids, d_ids = collection.queries.ids, collection.docs.ids
+    """One line per (view, query, relevant doc), in query order and, per query, in the order of
+    ``ViewRanking.relevant``; a view's lines are built from its arrays at once and written together."""
+    q_ids = np.asarray(collection.queries.ids, dtype=object)
+    d_ids = np.asarray(collection.docs.ids, dtype=object)
     with _gz_text(path) as out:
         out.write("\t".join(RANKS_HEADER) + "\n")
         for setting, vrs in rankings.items():
             for vr in vrs:
                 v = vr.view
-                for i, (q, n_ranked) in enumerate(zip(vr.query_rows, vr.n_ranked)):
-                    for d, g, r, s in zip(*vr.relevant(i)):
-                        out.write(f"{setting}\t{v.query_lang}\t{v.corpus}\t{q_ids[q]}\t{d_ids[d]}\t{g}\t{r}\t"
-                                  f"{_score(s)}\t{n_ranked}\t{vr.n_docs}\n")
+                # the relevant entries of a query are the prefix of its padded row (see ViewRanking.relevant)
+                count = (vr.rel_rows >= 0).sum(axis=1)
+                qi, ji = np.nonzero(np.arange(vr.rel_rows.shape[1])[None, :] < count[:, None])
+                head, tail = f"{setting}\t{v.query_lang}\t{v.corpus}\t", f"\t{vr.n_docs}\n"
+                out.write("".join(
+                    f"{head}{q}\t{d}\t{g}\t{r}\t{_score(s)}\t{n}{tail}"
+                    for q, d, g, r, s, n in zip(q_ids[vr.query_rows[qi]], d_ids[vr.rel_rows[qi, ji]],
+                                                vr.rel_grades[qi, ji].tolist(), vr.rel_ranks[qi, ji].tolist(),
+                                                vr.rel_scores[qi, ji], vr.n_ranked[qi].tolist())))
 
 
 def _int(path: Path, n: int, key: str, value: str, low: int = 0) -> int:
