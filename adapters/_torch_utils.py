@@ -10,7 +10,7 @@ import hashlib
 import importlib
 import os
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -97,14 +97,17 @@ def encode_sorted(
     show_progress: bool,
     desc: str,
     prepare: Callable[[list[str]], Any] | None = None,
+    executor: Executor | None = None,
+    ahead: int = _PREPARE_AHEAD,
 ) -> np.ndarray:
     """Run ``encode_batch`` over length-sorted batches and write rows back in the input order.
 
     With ``prepare`` (the CPU half of a batch, e.g. tokenization), ``encode_batch`` gets its
-    result, and the next ``_PREPARE_AHEAD`` batches are prepared in one helper thread while the
-    current one runs on the device: on an H100, tokenizing alone ran at ~5k passages/s and the
-    forward pass alone at ~16k, so done one after the other the GPU sat idle most of the time
-    (BENCHMARKS.md). One helper thread, so a tokenizer is never used by two threads at once.
+    result, and the next ``ahead`` batches are prepared while the current one runs on the device:
+    on an H100, tokenizing alone ran at ~5k passages/s and the forward pass alone at ~16k, so done
+    one after the other the GPU sat idle most of the time (BENCHMARKS.md). By default in one
+    helper thread, so a tokenizer is never used by two threads at once; ``executor`` (e.g. a pool
+    of tokenizer processes, with ``ahead`` about twice its size) runs them instead.
     """
     out = np.zeros((len(texts), dim), dtype=np.float32)
     batches: Iterable[np.ndarray] = length_sorted_batches(texts, batch_size)
@@ -116,15 +119,22 @@ def encode_sorted(
         for index in batches:
             out[index] = encode_batch([texts[i] for i in index])
         return out
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlirbench-prepare") as pool:
-        pending: deque[tuple[np.ndarray, Future]] = deque()
+    own = executor is None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlirbench-prepare") if own else executor
+    pending: deque[tuple[np.ndarray, Future]] = deque()
+    try:
         for index in batches:
             pending.append((index, pool.submit(prepare, [texts[i] for i in index])))
-            if len(pending) > _PREPARE_AHEAD:
+            if len(pending) > ahead:
                 done, future = pending.popleft()
                 out[done] = encode_batch(future.result())
         for done, future in pending:
             out[done] = encode_batch(future.result())
+    finally:
+        for _, future in pending:
+            future.cancel()
+        if own:
+            pool.shutdown()
     return out
 
 
@@ -258,11 +268,16 @@ class HFEncoderBase:
         """float32 embeddings of one tokenized batch, rows in batch order."""
         raise NotImplementedError
 
+    def _prepare(self, prefix: str, lang: str) -> tuple[Callable[[list[str]], Any], Executor | None, int]:
+        """(tokenize function, executor running it or None for the helper thread, batches ahead)."""
+        return (lambda batch: self._tokenize(batch, prefix=prefix, lang=lang)), None, _PREPARE_AHEAD
+
     def encode(self, texts: Sequence[str], *, role: Role, lang: str) -> np.ndarray:
         """Encode in length-sorted batches with the role's prefix; float32 rows in the input order."""
         prefix = role_prefix(role, self.prefixes, self.name)
+        prepare, executor, ahead = self._prepare(prefix, lang)
         out = encode_sorted(
-            texts, self._embed, prepare=lambda batch: self._tokenize(batch, prefix=prefix, lang=lang),
+            texts, self._embed, prepare=prepare, executor=executor, ahead=ahead,
             dim=self.dim, batch_size=self.batch_size, show_progress=self.show_progress,
             desc=f"{self.name} {role} {lang}",
         )

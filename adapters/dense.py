@@ -1,14 +1,23 @@
 """Any sentence-transformers model (hub id or local folder) as an ``Encoder``.
 
-Batches go through ``SentenceTransformer.encode`` so each model keeps its own pooling,
-normalisation layers and prompt handling (e.g. pooling that leaves the prompt tokens out); the
-shared base adds role prefixes, device/dtype choice, length-sorted batching and provenance.
+Batches go through sentence-transformers' own preprocessing and forward pass (what
+``SentenceTransformer.encode`` does, split so that tokenization runs ahead of the device), so each
+model keeps its own pooling, normalisation layers and prompt handling (e.g. pooling that leaves the
+prompt tokens out); the shared base adds role prefixes, device/dtype choice, length-sorted
+batching and provenance.
 """
 from __future__ import annotations
 
+import multiprocessing
+import weakref
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+
+from mlirbench.errors import MlirbenchError
 
 from ._torch_utils import HFEncoderBase, import_optional
 
@@ -23,6 +32,12 @@ class DenseEncoder(HFEncoderBase):
     (``config_sentence_transformers.json``), if any; a string (also "") overrides it. The paper's
     fine-tuned models use ``"Query: "`` / ``"Passage: "``. ``max_length`` (tokens) defaults to
     the model's ``max_seq_length``.
+
+    ``tokenize_workers`` > 0 tokenizes in that many processes instead of one helper thread: on a
+    GPU the Python side of the tokenizer (one core) is what limits throughput (BENCHMARKS.md).
+    It is allowed only where the model's preprocessing is a plain Hugging Face tokenizer call,
+    which is checked when the encoder is built (same features as sentence-transformers on probe
+    texts, for every prefix); it does not change the embeddings, so it is not part of the cache key.
     """
 
     name = "dense"
@@ -40,14 +55,18 @@ class DenseEncoder(HFEncoderBase):
         batch_size: int = 64,
         max_length: int | None = None,
         show_progress: bool = False,
+        tokenize_workers: int = 0,
     ) -> None:
         st = import_optional("sentence_transformers", self.name)
+        if not isinstance(tokenize_workers, int) or tokenize_workers < 0:
+            raise MlirbenchError(f"{self.name}: tokenize_workers must be an integer >= 0, got {tokenize_workers!r}")
         super().__init__(
             model, revision=revision, normalize=normalize, device=device, dtype=dtype,
             batch_size=batch_size, show_progress=show_progress,
             arguments={"query_prefix": query_prefix, "passage_prefix": passage_prefix,
                        "normalize": normalize, "device": device, "dtype": dtype,
-                       "batch_size": batch_size, "max_length": max_length, "revision": revision},
+                       "batch_size": batch_size, "max_length": max_length, "revision": revision,
+                       "tokenize_workers": tokenize_workers},
         )
         self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
                                             trust_remote_code=_own_modules(self.folder))
@@ -66,6 +85,13 @@ class DenseEncoder(HFEncoderBase):
         # renamed in sentence-transformers 5; the old name still works there, with a warning
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
+        self._workers: ProcessPoolExecutor | None = None
+        if tokenize_workers:
+            tokenizer, constants = _plain_tokenizer(self.model, set(self.prefixes.values()), self.name)
+            self._workers = ProcessPoolExecutor(tokenize_workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_init_worker,
+                                                initargs=(tokenizer, constants, self.max_length))
+            weakref.finalize(self, self._workers.shutdown, cancel_futures=True)
 
     def metadata(self) -> dict:
         """Provenance; a model trained by ``mlirbench train`` adds its base, batching, alpha, data and split."""
@@ -80,16 +106,71 @@ class DenseEncoder(HFEncoderBase):
         model's ``default_prompt_name`` cannot slip in): what ``SentenceTransformer.encode`` does."""
         return self.model.preprocess(batch, prompt=prefix)
 
+    def _prepare(self, prefix: str, lang: str) -> tuple[Callable[[list[str]], Any], Executor | None, int]:
+        if self._workers is None:
+            return super()._prepare(prefix, lang)
+        return partial(_worker_features, prefix=prefix), self._workers, 2 * self.arguments["tokenize_workers"]
+
     def _embed(self, inputs: dict) -> np.ndarray:
         """The rest of ``SentenceTransformer.encode`` for one batch (a test checks they agree)."""
         import torch
         from sentence_transformers.util import batch_to_device, truncate_embeddings
 
+        inputs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()}
         with torch.inference_mode():
             vectors = self.model(batch_to_device(inputs, self.model.device))["sentence_embedding"]
             if self.model.truncate_dim is not None:
                 vectors = truncate_embeddings(vectors, self.model.truncate_dim)
         return vectors.float().cpu().numpy()
+
+
+_PROBE = ["", "a short text.", "Ünïcödé, 東京 и Москва — مرحبا!", " ".join(["word"] * 2000)]
+_worker_state: dict = {}
+
+
+def _plain_features(tokenizer: Any, texts: list[str], prefix: str, max_length: int | None) -> dict[str, np.ndarray]:
+    """What a plain Transformer module's preprocessing makes of ``texts``, as numpy arrays."""
+    return dict(tokenizer([prefix + text for text in texts], padding=True, truncation="longest_first",
+                          max_length=max_length, return_tensors="np"))
+
+
+def _plain_tokenizer(model: Any, prefixes: set[str], adapter: str) -> tuple[Any, dict[str, dict]]:
+    """The model's Hugging Face tokenizer and, per prefix, the non-tensor entries of its features
+    (e.g. ``modality``, ``prompt_length``), after checking that a direct tokenizer call plus those
+    gives exactly ``model.preprocess``'s features for probe texts (empty, unicode, over-long) and
+    every prefix."""
+    import torch
+
+    tokenizer = getattr(model[0], "tokenizer", None)
+    problem = None if tokenizer is not None else "its first module has no tokenizer"
+    constants: dict[str, dict] = {}
+    for prefix in sorted(prefixes):
+        if problem:
+            break
+        reference = model.preprocess(_PROBE, prompt=prefix)
+        fixed = {k: v for k, v in reference.items() if not isinstance(v, torch.Tensor)}
+        ours = _plain_features(tokenizer, _PROBE, prefix, model.max_seq_length)
+        if not all(isinstance(v, (str, int)) for v in fixed.values()):
+            problem = f"its non-tensor features {sorted(fixed)} are not plain values"
+        elif set(reference) != set(ours) | set(fixed):
+            problem = f"it makes the features {sorted(reference)}, a plain tokenizer call {sorted(ours)}"
+        elif not all(torch.equal(reference[k], torch.from_numpy(ours[k])) for k in ours):
+            problem = f"its features differ from a plain tokenizer call (prefix {prefix!r})"
+        constants[prefix] = fixed
+    if problem:
+        raise MlirbenchError(f"{adapter}: tokenize_workers needs a model whose preprocessing is a plain tokenizer "
+                             f"call, but {problem}; leave tokenize_workers at 0")
+    return tokenizer, constants
+
+
+def _init_worker(tokenizer: Any, constants: dict[str, dict], max_length: int | None) -> None:
+    _worker_state.update(tokenizer=tokenizer, constants=constants, max_length=max_length)
+
+
+def _worker_features(texts: list[str], prefix: str) -> dict:
+    """In a tokenizer process: the features of one batch (the prefix is one that was checked)."""
+    state = _worker_state
+    return {**_plain_features(state["tokenizer"], texts, prefix, state["max_length"]), **state["constants"][prefix]}
 
 
 def _own_modules(folder: Path) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from .atomic import atomic_path
 from .download import cache_root
 
-_VOLATILE = {"show_progress"}  # metadata keys that do not change the embeddings
+_VOLATILE = {"show_progress", "tokenize_workers"}  # metadata keys that do not change the embeddings
 
 
 def embeddings_root() -> Path:

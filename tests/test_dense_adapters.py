@@ -151,6 +151,42 @@ def test_dense_equals_sentence_transformers_encode(dense_dir: pathlib.Path) -> N
     assert not np.allclose(ours, enc.model.encode(TEXTS, batch_size=4, convert_to_numpy=True), atol=1e-3)
 
 
+def test_dense_tokenizer_processes_give_identical_embeddings(dense_dir: pathlib.Path) -> None:
+    from mlirbench.embedding_cache import model_identity
+
+    texts = TEXTS * 9
+    plain = DenseEncoder(str(dense_dir), device="cpu", batch_size=4, query_prefix="Query: ")
+    workers = DenseEncoder(str(dense_dir), device="cpu", batch_size=4, query_prefix="Query: ", tokenize_workers=2)
+    for role in ("query", "passage"):
+        np.testing.assert_array_equal(workers.encode(texts, role=role, lang="x"), plain.encode(texts, role=role, lang="x"))
+    assert workers.metadata()["arguments"]["tokenize_workers"] == 2
+    assert model_identity(workers.metadata()) == model_identity(plain.metadata())  # same cache entries
+    with pytest.raises(MlirbenchError, match="tokenize_workers must be an integer >= 0"):
+        DenseEncoder(str(dense_dir), device="cpu", tokenize_workers=-1)
+
+
+def test_dense_tokenizer_processes_refuse_preprocessing_that_is_not_a_plain_tokenizer_call(
+        dense: DenseEncoder) -> None:
+    from mlirbench.adapters.dense import _plain_tokenizer
+
+    class Extra:
+        """A model whose preprocessing adds a tensor a tokenizer call does not make."""
+
+        max_seq_length = dense.model.max_seq_length
+
+        def __getitem__(self, i: int):
+            return dense.model[i]
+
+        def preprocess(self, texts, prompt=None):
+            features = dense.model.preprocess(texts, prompt=prompt)
+            return dict(features, extra=torch.zeros(len(texts)))
+
+    tokenizer, constants = _plain_tokenizer(dense.model, {"", "Q: "}, "dense")
+    assert tokenizer is dense.model[0].tokenizer and set(constants) == {"", "Q: "}
+    with pytest.raises(MlirbenchError, match="needs a model whose preprocessing is a plain tokenizer call.*extra"):
+        _plain_tokenizer(Extra(), {""}, "dense")
+
+
 def test_dense_length_sorted_batching_keeps_input_order(dense: DenseEncoder) -> None:
     one_by_one = np.vstack([dense.encode([text], role="query", lang="x") for text in TEXTS])
     np.testing.assert_allclose(dense.encode(TEXTS, role="query", lang="x"), one_by_one, atol=1e-5)
