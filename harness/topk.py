@@ -43,7 +43,6 @@ from .task import TaskMetadata
 from .views import View
 
 
-
 @dataclass
 class TopkRun:
     collection: Collection  # queries + the retrieved-or-judged docs (texts empty)
