@@ -39,11 +39,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_orphans(path: Path) -> list[Path]:
-    """Remove temp files of ``path`` left by dead writers on this host; returns what was removed."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_host())}-(\d+)\.[^.]+\.tmp")
+def sweep_orphans(folder: Path, name_glob: str = "*") -> list[Path]:
+    """Remove the temp files in ``folder`` (of targets whose name matches ``name_glob``) left by
+    writers on this host that no longer run; returns what was removed."""
+    pattern = re.compile(rf"\..+\.{re.escape(_host())}-(\d+)\.[^.]+\.tmp")
     removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for tmp in folder.glob(f".{name_glob}.*.tmp"):
         match = pattern.fullmatch(tmp.name)
         if match and not _alive(int(match.group(1))):
             tmp.unlink(missing_ok=True)
@@ -56,7 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it is renamed onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_orphans(path)
+    sweep_orphans(path.parent, glob.escape(path.name))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from .atomic import atomic_path, write_json
+from .atomic import atomic_path, sweep_orphans, write_json
 from .corpus import Corpus
 from .download import cache_root, sha256_file
 from .embedding_cache import _safe, model_identity
@@ -173,8 +173,7 @@ def encode_corpus(encoder, corpus: Corpus, lang: str, *, shard_size: int = 100_0
     if fresh and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    for leftover in root.glob(".shard-*.tmp"):  # from a killed run: never part of a finished shard
-        leftover.unlink(missing_ok=True)
+    sweep_orphans(root, "shard-*")  # temp files of killed runs (never of a live writer): never part of a shard
     write_json(root / "manifest.json", {"encoder": encoder.metadata(), "corpus": corpus.fingerprint(lang),
                                         "lang": lang, "shard_size": shard_size, "dtype": dtype})
     infos: list[ShardInfo] = []
