@@ -141,25 +141,25 @@ def _plain_tokenizer(model: Any, prefixes: set[str], adapter: str) -> tuple[Any,
     every prefix."""
     import torch
 
+    def refuse(problem: str) -> MlirbenchError:
+        return MlirbenchError(f"{adapter}: tokenize_workers needs a model whose preprocessing is a plain tokenizer "
+                              f"call, but {problem}; leave tokenize_workers at 0")
+
     tokenizer = getattr(model[0], "tokenizer", None)
-    problem = None if tokenizer is not None else "its first module has no tokenizer"
+    if tokenizer is None:
+        raise refuse("its first module has no tokenizer")
     constants: dict[str, dict] = {}
     for prefix in sorted(prefixes):
-        if problem:
-            break
         reference = model.preprocess(_PROBE, prompt=prefix)
         fixed = {k: v for k, v in reference.items() if not isinstance(v, torch.Tensor)}
         ours = _plain_features(tokenizer, _PROBE, prefix, model.max_seq_length)
         if not all(isinstance(v, (str, int)) for v in fixed.values()):
-            problem = f"its non-tensor features {sorted(fixed)} are not plain values"
-        elif set(reference) != set(ours) | set(fixed):
-            problem = f"it makes the features {sorted(reference)}, a plain tokenizer call {sorted(ours)}"
-        elif not all(torch.equal(reference[k], torch.from_numpy(ours[k])) for k in ours):
-            problem = f"its features differ from a plain tokenizer call (prefix {prefix!r})"
+            raise refuse(f"its non-tensor features {sorted(fixed)} are not plain values")
+        if set(reference) != set(ours) | set(fixed):
+            raise refuse(f"it makes the features {sorted(reference)}, a plain tokenizer call {sorted(ours)}")
+        if not all(torch.equal(reference[k], torch.from_numpy(ours[k])) for k in ours):
+            raise refuse(f"its features differ from a plain tokenizer call (prefix {prefix!r})")
         constants[prefix] = fixed
-    if problem:
-        raise MlirbenchError(f"{adapter}: tokenize_workers needs a model whose preprocessing is a plain tokenizer "
-                             f"call, but {problem}; leave tokenize_workers at 0")
     return tokenizer, constants
 
 

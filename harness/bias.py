@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .results import load_record, side_path
+from .results import load_record, run_file
 from .runfiles import read_trec
 from .saved import SettingRanks, record_ranks
 
@@ -30,8 +30,7 @@ def language_bias(record_path: Path, ranks: SettingRanks | None = None, depth: i
     """{"per_language": {lang: {observed, expected, n_queries}}, "observed", "expected", "ratio"};
     ``ranks``: the record's multi-setting ranks when already read."""
     record = load_record(record_path)
-    name = record.get("run_files", {}).get("multi", {}).get("path")
-    trec = record_path.with_name(name) if name else side_path(record_path, "multi")
+    trec = run_file(record_path, record, "multi")
     if not trec.is_file():
         raise DataError(trec, "multilingual TREC run missing (needed for the language-bias report)")
     run = read_trec(trec)

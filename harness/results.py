@@ -36,6 +36,12 @@ def side_path(record: Path, kind: str) -> Path:
     return record.with_name(f"{record.stem}.{suffix}")
 
 
+def run_file(record_path: Path, record: dict, kind: str) -> Path:
+    """A side file of a loaded record: the name its ``run_files`` entry gives, else the default."""
+    name = record.get("run_files", {}).get(kind, {}).get("path")
+    return record_path.with_name(name) if name else side_path(record_path, kind)
+
+
 def _clean(obj):
     """JSON has no NaN: undefined scores are written as null."""
     if isinstance(obj, float) and math.isnan(obj):

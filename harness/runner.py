@@ -24,7 +24,7 @@ from .download import sha256_file
 from .errors import DataError
 from .provenance import package_versions, provenance
 from .registry import ModelSpec, build_model, get_task
-from .results import load_record, record_path, side_path, write_record
+from .results import load_record, record_path, run_file, write_record
 from .scale import ScaleOptions
 
 
@@ -117,7 +117,7 @@ def up_to_date(path: Path, key: str) -> bool:
     if record.get("provenance", {}).get("inputs_sha256") != key:
         return False
     for kind, entry in record.get("run_files", {}).items():
-        side = side_path(path, kind)
+        side = run_file(path, record, kind)
         if not side.is_file() or sha256_file(side) != entry.get("sha256"):
             return False
     return True

@@ -23,7 +23,7 @@ from ranx import Qrels, Run, evaluate
 from .download import sha256_file
 from .errors import DataError
 from .kernels import skeleton_lists
-from .results import load_record, side_path
+from .results import load_record, run_file
 from .runfiles import RANKS_HEADER, read_ranks
 
 
@@ -82,7 +82,7 @@ def record_ranks(record_path: Path) -> dict[str, SettingRanks]:
     """{setting: SettingRanks} of a result record, from its ranks file."""
     record = load_record(record_path)
     entry = record.get("run_files", {}).get("ranks", {})
-    path = record_path.with_name(entry["path"]) if entry.get("path") else side_path(record_path, "ranks")
+    path = run_file(record_path, record, "ranks")
     # record and side files are each written atomically, not as a set: a run killed between them
     # leaves a record whose sha256 no longer matches; refuse to mix the two
     if entry.get("sha256") and path.is_file() and sha256_file(path) != entry["sha256"]:
