@@ -26,6 +26,7 @@ main: $(STAMP)
 	$(VENV)/bin/mlirbench leaderboard
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 clean-venv:

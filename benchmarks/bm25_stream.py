@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from mlirbench.adapters.bm25 import BM25Searcher
-from mlirbench.collection import TextTable
-from mlirbench.corpus import SyntheticCorpus
+from mlirbench.data.collection import TextTable
+from mlirbench.data.corpus import SyntheticCorpus
 
 MIRACL_EN_DOCS = 32_893_221
 

@@ -13,7 +13,7 @@ import time
 
 from miracl_scale import _value, gpu_name
 
-from mlirbench.corpus import SyntheticCorpus
+from mlirbench.data.corpus import SyntheticCorpus
 from mlirbench.registry import build_model, parse_model
 
 

@@ -18,14 +18,15 @@ import resource
 import shutil
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from mlirbench.corpus import SyntheticCorpus
-from mlirbench.faiss_search import SearchConfig, import_faiss, search_shards
+from mlirbench.data.corpus import SyntheticCorpus
 from mlirbench.registry import build_model, parse_model
-from mlirbench.shards import encode_corpus
+from mlirbench.retrieval.faiss_search import SearchConfig, import_faiss, search_shards
+from mlirbench.retrieval.shards import encode_corpus
 
 MIRACL_EN_DOCS = 32_893_221  # miracl-corpus-v1.0-en passages (pyserini index statistics: ~33M)
 
@@ -112,9 +113,9 @@ def main() -> None:
                          "corpus_vectors_float32_mb": args.docs * dim * 4 / 2**20, "dim": dim,
                          "disk_mb": sum(p.stat().st_size for p in (work / "single").glob("shard-*.npy")) / 2**20}
         if args.ray_workers:
-            from mlirbench.distributed import RayShardPool
+            from mlirbench.retrieval.ray_pool import RayShardPool
             t0 = time.perf_counter()
-            pool = RayShardPool(spec, args.ray_workers)
+            pool = RayShardPool(partial(build_model, spec, progress=False), args.ray_workers)
             startup = time.perf_counter() - t0
             try:
                 _, rstats = encode_corpus(encoder, corpus, "en", shard_size=args.shard_size, dtype=args.dtype,

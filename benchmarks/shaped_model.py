@@ -3,7 +3,8 @@ benchmarks where the real weights cannot be downloaded (no hub access here or on
 
 Encoding cost depends on the architecture (layers, hidden size, heads, sequence length), not on
 the weight values, so a random BERT encoder with XLM-R base's sizes encodes at the speed of XLM-R
-base (the paper's base model; RoBERTa is BERT's architecture; LaBSE has the same 12 x 768 encoder). The tokenizer is a WordPiece vocabulary
+base (the paper's base model; RoBERTa is BERT's architecture; LaBSE has the same 12 x 768 encoder).
+The tokenizer is a WordPiece vocabulary
 trained here on the synthetic corpus (``corpus.SyntheticCorpus``), so each synthetic word is one
 token and a passage of N words is N + 2 tokens: the benchmark controls the sequence length exactly.
 
@@ -29,7 +30,7 @@ def build(shape: str, output: Path, max_seq_length: int = 256, seed: int = 0) ->
     from tokenizers.models import WordPiece
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    from mlirbench.corpus import SyntheticCorpus
+    from mlirbench.data.corpus import SyntheticCorpus
 
     layers, hidden, heads, intermediate, vocab = SHAPES[shape]
     backend = Tokenizer(WordPiece(unk_token="[UNK]"))

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from .errors import MlirbenchError
+from mlirbench.errors import MlirbenchError
 
 if TYPE_CHECKING:
-    from .faiss_search import SearchConfig
+    from mlirbench.retrieval.faiss_search import SearchConfig
 
 
 def _parse_kv(values: tuple[str, ...]) -> dict:
@@ -35,9 +35,9 @@ def _langs(value: str | None) -> list[str] | None:
     return [x.strip() for x in value.replace(",", " ").split()] if value else None
 
 
-def _faiss_spec(ctx: click.Context, param: click.Parameter, value: str) -> "SearchConfig":
+def _faiss_spec(ctx: click.Context, param: click.Parameter, value: str) -> SearchConfig:
     """Parse the index spec up front, so a typo fails before data and model load."""
-    from .faiss_search import SearchConfig
+    from mlirbench.retrieval.faiss_search import SearchConfig
     try:
         return SearchConfig.parse(value)
     except MlirbenchError as exc:
@@ -54,7 +54,7 @@ def _refuse_scale_flags(ctx: click.Context, task: str) -> None:
              if p.name in SCALE_PARAMS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
     if not given:
         return
-    from .registry import get_task
+    from mlirbench.registry import get_task
     meta = get_task(task).metadata
     if meta.retrieval != "topk":
         raise MlirbenchError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} only to top-k tasks "
@@ -70,7 +70,8 @@ def cli() -> None:
 @cli.command("run")
 @click.option("--model", "-m", required=True, help="Registry name, NAME:MODEL (hub id or folder), or a model folder.")
 @click.option("--task", "-t", required=True, help="Task name (see `mlirbench ls`).")
-@click.option("--data-dir", type=click.Path(), default=None, help="Local data folder (else $MLIRBENCH_<TASK>_DIR or the pinned download).")
+@click.option("--data-dir", type=click.Path(), default=None,
+              help="Local data folder (else $MLIRBENCH_<TASK>_DIR or the pinned download).")
 @click.option("--langs", default=None, help="Restrict to these languages, e.g. 'en,de,zh'.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
               help="Results root folder.")
@@ -100,9 +101,9 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
             encode_batch: int, faiss: SearchConfig, faiss_device: str, ray_workers: int,
             ray_address: str | None) -> None:
     """Evaluate MODEL on TASK in every setting and write results/<model>/<task>.json."""
-    from .registry import parse_model
-    from .runner import run
-    from .scale import ScaleOptions
+    from mlirbench.registry import parse_model
+    from mlirbench.retrieval.scale import ScaleOptions
+    from mlirbench.runner import run
 
     spec = parse_model(model, _parse_kv(model_arg))
     _refuse_scale_flags(ctx, task)
@@ -111,7 +112,7 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
                          ray_address=ray_address)
     path = run(spec, task, data_dir=data_dir, langs=_langs(langs), output=output, progress=not quiet,
                cache=not no_cache, argv=sys.argv, scale=scale)
-    from .results import load_record
+    from mlirbench.records.record import load_record
     agg = load_record(path)["aggregate"]
     for setting in ("mono", "cross", "multi"):
         scores = agg.get(setting, {})
@@ -123,7 +124,7 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
 @cli.command("ls")
 def ls_cmd() -> None:
     """List models and tasks, one line each."""
-    from .registry import MODELS, TASKS
+    from mlirbench.registry import MODELS, TASKS
     click.echo("models:")
     for name, entry in MODELS.items():
         click.echo(f"  {name:<8} {entry.summary}")
@@ -135,10 +136,10 @@ def ls_cmd() -> None:
 @cli.command("leaderboard")
 @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("LEADERBOARD.md"), show_default=True)
-@click.option("--reference", default=None, help="Contender the significance markers compare with [default: bm25 where present].")
+@click.option("--reference", default=None, help="Model the significance markers compare with [default: bm25 where present].")
 def leaderboard_cmd(results: Path, output: Path, reference: str | None) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
-    from .leaderboard import write_leaderboard
+    from mlirbench.report.leaderboard import write_leaderboard
     click.echo(f"wrote {write_leaderboard(results, output, reference)}")
 
 
@@ -150,7 +151,7 @@ def cache_group() -> None:
 @cache_group.command("info")
 def cache_info_cmd() -> None:
     """Where the cache is, and its entries and size per model."""
-    from .embedding_cache import embeddings_root
+    from mlirbench.retrieval.embedding_cache import embeddings_root
     root = embeddings_root()
     click.echo(f"embedding cache: {root}")
     for folder in sorted(p for p in root.glob("*") if p.is_dir()):
@@ -162,7 +163,7 @@ def cache_info_cmd() -> None:
 @click.option("--model", default=None, help="Only this adapter's entries (e.g. use-m3).")
 def cache_clear_cmd(model: str | None) -> None:
     """Delete cached embeddings."""
-    from .embedding_cache import clear
+    from mlirbench.retrieval.embedding_cache import clear
     click.echo(f"removed {clear(model)} cached embedding files")
 
 
@@ -182,7 +183,7 @@ def cache_clear_cmd(model: str | None) -> None:
 def regress_cmd(names: tuple[str, ...], tier: str, update: bool, data_dirs: tuple[str, ...],
                 path: Path | None, cache: bool) -> None:
     """Rerun the expected-score conditions; print OK / OKish / FAIL / IMPROVED; exit 1 on any miss."""
-    from .regress import regress
+    from mlirbench.regress import regress
     passed = regress(path, names, tier, data_dirs, do_update=update, cache=cache, argv=sys.argv, echo=click.echo)
     if not passed:
         sys.exit(1)
@@ -204,7 +205,7 @@ def regress_cmd(names: tuple[str, ...], tier: str, update: bool, data_dirs: tupl
 def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: str | None, eval_fraction: float,
                         seed: int, negatives: int, heldout_dir: Path | None) -> None:
     """Question -> answer-sentence training pairs from the training articles of an article-level split."""
-    from .training.data import make_train_data
+    from mlirbench.training.data import make_train_data
     summary = make_train_data(data_dir, output, split_path, langs=_langs(langs), eval_fraction=eval_fraction,
                               seed=seed, negatives=negatives, heldout_dir=heldout_dir)
     click.echo(f"wrote {output}: {summary['rows']} rows, {summary['groups']} groups, "
@@ -241,7 +242,7 @@ def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, o
               val_fraction: float, patience: int, eval_steps: int | None, freeze_embeddings: bool, resume: bool,
               quiet: bool) -> None:
     """Fine-tune a dual encoder with X-X-mono, X-Y or hybrid(alpha) batches (arXiv 2408.10536)."""
-    from .training.trainer import TrainConfig, default_batching, train
+    from mlirbench.training.trainer import TrainConfig, default_batching, train
     meta = train(TrainConfig(
         base=base, batching=batching or default_batching(base), alpha=alpha, train_data=train_data, output=output,
         seed=seed, epochs=epochs,
@@ -265,7 +266,7 @@ def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, o
 def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, targets: str, batch_size: int,
                   max_new_tokens: int, quiet: bool) -> None:
     """Augment a training set: translated copies of the SOURCE-LANG rows, same groups (input rows kept)."""
-    from .training.translate import parse_targets, translate_file
+    from mlirbench.training.translate import parse_targets, translate_file
     summary = translate_file(model, input_path, output, source_lang, parse_targets(_langs(targets) or []),
                              batch_size=batch_size, max_new_tokens=max_new_tokens, progress=not quiet)
     click.echo(f"wrote {output}: {summary['rows']} rows ({summary['added']} translated, "
@@ -274,7 +275,7 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
 
 @cli.command("compare")
 @click.option("--models", "-m", required=True, multiple=True,
-              help="Contenders (folders under --results), two or more: --models A B or -m A -m B.")
+              help="Models (folders under --results), two or more: --models A B or -m A -m B.")
 @click.argument("more", nargs=-1)
 @click.option("--task", "-t", required=True, help="Task name, e.g. xquad-r.")
 @click.option("--metric", default="map", show_default=True, help="ranx metric name, e.g. map, recall@10, ndcg@10.")
@@ -285,9 +286,10 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def compare_cmd(models: tuple[str, ...], more: tuple[str, ...], task: str, metric: str, stat_test: str,
                 alpha: float, results: Path, as_json: bool) -> None:
-    """Paired significance tests between contenders per setting, from their saved files only."""
+    """Paired significance tests between models per setting, from their saved files only."""
     import json
-    from .compare import compare_models, format_comparison
+
+    from mlirbench.report.significance import compare_models, format_comparison
     result = compare_models(results, list(models) + list(more), task, metric, stat_test, alpha)
     click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
 
@@ -305,7 +307,7 @@ def domains_cmd() -> None:
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path))
 def domains_assign_cmd(squad_file: Path, task: str, hand: Path | None, output: Path) -> None:
     """Assign every article of SQUAD_FILE (English titles and text) to a domain; write the mapping."""
-    from .domains import build_mapping, load_mapping, write_json_file
+    from mlirbench.data.domains import build_mapping, load_mapping, write_json_file
     mapping = build_mapping(squad_file, task, load_mapping(task, hand) if hand else None)
     write_json_file(output, mapping)
     agree = mapping["agreement"]
@@ -321,7 +323,7 @@ def domains_assign_cmd(squad_file: Path, task: str, hand: Path | None, output: P
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path))
 def domains_splits_cmd(mapping_file: Path, output: Path) -> None:
     """Write leave-one-domain-out train/held-out splits (article titles) of a mapping."""
-    from .domains import build_splits, load_mapping, write_json_file
+    from mlirbench.data.domains import build_splits, load_mapping, write_json_file
     splits = build_splits(load_mapping("", mapping_file))
     write_json_file(output, splits)
     click.echo(f"wrote {output}: {', '.join(splits['splits'])}")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-from .errors import UnknownNameError
+from mlirbench.errors import UnknownNameError
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MlirbenchError
-from .names import unknown
+from mlirbench.errors import MlirbenchError
+from mlirbench.names import unknown
+from mlirbench.retrieval.protocols import Encoder, Searcher
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,25 @@ def parse_model(value: str, extra: dict[str, Any] | None = None) -> ModelSpec:
     return ModelSpec(name, kwargs)
 
 
-def build_model(spec: ModelSpec, progress: bool = True) -> Any:
-    """Instantiate the adapter; ``progress=False`` silences its own bars where it has any."""
+def build_model(spec: ModelSpec, progress: bool = True) -> Encoder | Searcher:
+    """Instantiate the adapter and check it against the Encoder / Searcher protocol, once: everything
+    downstream dispatches on that. ``progress=False`` silences its own bars where it has any.
+
+    Arguments that do not fit the adapter's signature are the user's error; a TypeError raised inside
+    the adapter is a bug and propagates as one."""
     factory = MODELS[spec.name].load()
     kwargs = dict(spec.kwargs)
-    if not progress and "show_progress" in inspect.signature(factory).parameters:
+    signature = inspect.signature(factory)
+    if not progress and "show_progress" in signature.parameters:
         kwargs.setdefault("show_progress", False)
     try:
-        return factory(**kwargs)
+        signature.bind(**kwargs)
     except TypeError as exc:  # unknown or missing adapter argument
         raise MlirbenchError(f"model {spec.name}: {exc}") from None
+    model = factory(**kwargs)
+    if not isinstance(model, (Encoder, Searcher)):
+        raise TypeError(f"model {spec.name}: {type(model).__name__} implements neither the Encoder nor the Searcher protocol")
+    return model
 
 
 def get_task(name: str) -> Any:

@@ -17,24 +17,25 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import yaml
 
-from .atomic import atomic_open
-from .errors import DataError, MlirbenchError
-from .names import unknown
-from .provenance import provenance
-from .registry import TASKS, get_task, parse_model
-from .results import load_record
-from .task import SETTINGS
-from .views import POOLED
+from mlirbench._io.atomic import atomic_open
+from mlirbench._io.cache import REPO_ROOT
+from mlirbench.data.task import SETTINGS
+from mlirbench.errors import DataError, MlirbenchError
+from mlirbench.evaluation.views import POOLED
+from mlirbench.names import unknown
+from mlirbench.records.provenance import provenance
+from mlirbench.records.record import load_record
+from mlirbench.registry import TASKS, get_task, parse_model
 
 DEFAULT_TOLERANCE = 5e-4
-DEFAULT_FILE = Path(__file__).resolve().parents[1] / "regression" / "expected.yaml"
+DEFAULT_FILE = REPO_ROOT / "regression" / "expected.yaml"
 TIERS = ("fast", "slow", "miracl")
 ALL_TIERS = ("fast", "slow")  # `--tier all`; miracl needs data that is not in ../shared
 LOWER_IS_BETTER = {"rank_distance"}
@@ -288,7 +289,7 @@ def describe(outcome: Outcome) -> str:
 def run_conditions(conditions: Sequence[Condition], root: Path, overrides: dict[str | None, Path], *,
                    cache: bool, argv: list[str] | None, echo: Callable[[str], None]) -> list[Outcome]:
     """One pipeline run per distinct run key, into a temporary folder; outcomes in file order."""
-    from .runner import run  # heavy imports only when something runs
+    from mlirbench.runner import run  # heavy imports only when something runs
 
     groups: dict[tuple, list[Condition]] = {}
     folders: dict[tuple, Path | None] = {}

@@ -1,4 +1,4 @@
-"""``mlirbench run``: load task, build system, score, evaluate, write the record.
+"""``mlirbench run``: load task, build model, score, evaluate, write the record.
 
 A record is a function of its inputs: the model (registry arguments and adapter metadata: weights
 hash, analyzers, dtype...), the task definition, the data (file sha256s), the top-k options, the
@@ -16,16 +16,17 @@ import importlib.util
 import json
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Sequence
 
-from .download import sha256_file
-from .errors import DataError
-from .provenance import package_versions, provenance
-from .registry import ModelSpec, build_model, get_task
-from .results import load_record, record_path, run_file, write_record
-from .scale import ScaleOptions
+from mlirbench._io.hashing import sha256_file
+from mlirbench.errors import DataError
+from mlirbench.records.provenance import package_versions, provenance
+from mlirbench.records.record import load_record, record_path, run_file, write_record
+from mlirbench.registry import ModelSpec, build_model, get_task
+from mlirbench.retrieval.scale import ScaleOptions
 
 
 def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: Sequence[str] | None = None,
@@ -35,33 +36,36 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     start = time.perf_counter()
     task = get_task(task_name)  # fail fast on unknown names before any heavy work
     collection = task.load(data_dir, langs)  # and on bad data, before loading a model
-    system = build_model(spec, progress)
+    model = build_model(spec, progress)
     meta = task.metadata
     subset = list(collection.languages) != list(meta.languages)
     path = record_path(output, spec.slug, f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name)
-    key = inputs_sha256(spec, meta, collection.source, system.metadata(),
+    key = inputs_sha256(spec, meta, collection.source, model.metadata(),
                         scale if meta.retrieval == "topk" else None)
     if cache and up_to_date(path, key):
         print(f"mlirbench: {path} is up to date (same model, task, data, options and code); "
               "--no-cache recomputes it", file=sys.stderr)
         return path
     # the evaluation stack (ranx, numba kernels) is imported only when there is something to compute
-    from .embedding_cache import CachedEncoder
-    from .pipeline import evaluate_scores, is_searcher, score_matrix
-    from .topk import evaluate_topk
+    from mlirbench.evaluation.evaluate import evaluate_scores
+    from mlirbench.evaluation.topk import evaluate_topk
+    from mlirbench.retrieval.embedding_cache import CachedEncoder
+    from mlirbench.retrieval.protocols import Encoder
+    from mlirbench.retrieval.scoring import score_matrix
 
     retrieval, n_docs = None, None
     if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
-        top = evaluate_topk(system, collection, meta, spec, options=scale, fresh=not cache, progress=progress)
+        top = evaluate_topk(model, collection, meta, options=scale, factory=partial(build_model, spec, progress=False),
+                            fresh=not cache, progress=progress)
         n_docs = sum(collection.corpus.count(lang) for lang in collection.languages)
         collection, ev, timings, model_meta, retrieval = (top.collection, top.evaluation, top.timings,
                                                           top.model_metadata, top.retrieval)
     else:
-        if cache and not is_searcher(system):
-            system = CachedEncoder(system)
-        scores, timings = score_matrix(system, collection, progress)
+        if cache and isinstance(model, Encoder):
+            model = CachedEncoder(model)
+        scores, timings = score_matrix(model, collection, progress)
         ev = evaluate_scores(scores, collection, meta, progress)
-        model_meta = system.metadata()
+        model_meta = model.metadata()
     record = {
         "model": {"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
                   "metadata": model_meta},
@@ -80,7 +84,7 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
                            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start),
                            inputs_sha256=key,
-                           embedding_cache=system.stats() if isinstance(system, CachedEncoder) else None),
+                           embedding_cache=model.stats() if isinstance(model, CachedEncoder) else None),
     }
     return write_record(path, record, ev.rankings, collection, tag=spec.slug)
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import bisect
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from mlirbench.collection import Collection, TextTable
-from mlirbench.download import cache_root, fetch_pinned, sha256_file
+from mlirbench._io.cache import cache_root
+from mlirbench._io.hashing import sha256_file
+from mlirbench.data.collection import Collection, TextTable
+from mlirbench.data.download import fetch_pinned
+from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import DataError
 from mlirbench.names import check_languages
-from mlirbench.task import TaskMetadata
 
 _RAW = "https://raw.githubusercontent.com/google-research-datasets/lareqa/{commit}/{folder}/{lang}.json"
 

@@ -7,7 +7,7 @@ Layout (local folder, the same as the two hub repositories side by side)::
     <dir>/miracl-v1.0-<lang>/qrels/qrels.miracl-v1.0-<lang>-<split>.tsv     qid Q0 docid rel
     <dir>/miracl-corpus-v1.0-<lang>/docs-<n>.jsonl.gz                      {"docid", "title", "text"}
 
-Document text, for every contender alike: ``title + " " + text`` (just ``text`` when the title
+Document text, for every model alike: ``title + " " + text`` (just ``text`` when the title
 is empty), the passage as pyserini's MIRACL indexes and mDPR see it (title first).
 Ids are prefixed with the language (``en:123#4``): MIRACL doc ids are per-language Wikipedia ids.
 
@@ -28,17 +28,18 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from mlirbench.collection import TextTable
-from mlirbench.corpus import Batch, StreamedCollection
-from mlirbench.download import cache_root, md5_file, offline, sha256_file
+from mlirbench._io.cache import cache_root, offline
+from mlirbench._io.hashing import md5_file, sha256_file
+from mlirbench._io.lines import json_object, numbered_lines
+from mlirbench.data.collection import TextTable
+from mlirbench.data.corpus import Batch, StreamedCollection
+from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import DataError, MissingDependencyError, MlirbenchError
 from mlirbench.names import check_languages
-from mlirbench.task import TaskMetadata
-from mlirbench.textio import json_object, numbered_lines
 
 TEXT_JOIN = "title + ' ' + text (text alone when the title is empty)"
 TOPICS_REPO = "miracl/miracl"

@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 from lareqa_fixture import WORDS, write_dataset
+
+from mlirbench._io.hashing import sha256_file
 from mlirbench.cli import main
-from mlirbench.download import sha256_file
 
 LANGS = ["ar", "de", "en", "es", "hi", "vi", "zh"]  # MLQA-R's languages (full-language records)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mlirbench.bias import language_bias
-from mlirbench.errors import DataError
-from mlirbench.runfiles import read_ranks, read_trec
 from results_fixture import LANGS, dataset, run_random
+
+from mlirbench.errors import DataError
+from mlirbench.records.side_files import read_ranks, read_trec
+from mlirbench.report.bias import language_bias
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from mlirbench.adapters.bm25 import (  # noqa: E402
     thai_segmenter,
 )
 from mlirbench.adapters.lucene_jvm import start_jvm  # noqa: E402
-from mlirbench.collection import TextTable  # noqa: E402
+from mlirbench.data.collection import TextTable  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
 
 DOCS = [
@@ -294,7 +294,7 @@ def test_index_cache_reused_and_invalidated(tmp_path: Path) -> None:
     assert sorted(s.built) == ["de", "en"]
     s.index(table(docs))
     assert s.built == []
-    changed = [(i, l, t + " extra" if i == "de-1" else t) for i, l, t in docs]
+    changed = [(i, lang, t + " extra" if i == "de-1" else t) for i, lang, t in docs]
     s.index(table(changed))
     assert s.built == ["de"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lareqa_fixture import write_dataset
+
 from mlirbench.cli import main
-from mlirbench.runfiles import read_ranks, read_trec
+from mlirbench.records.side_files import read_ranks, read_trec
 
 
 def invoke(args: list[str], capsys) -> tuple[int, str, str]:
@@ -89,13 +89,13 @@ def test_run_mlqa_like_end_to_end(tmp_path: Path, mlqa_dir: Path, capsys) -> Non
         assert key in record["provenance"]
     assert all(f["sha256"] and f["matches_pinned"] for f in record["data"]["files"].values())
     # every side file exists with the recorded sha256
-    from mlirbench.download import sha256_file
+    from mlirbench._io.hashing import sha256_file
     for entry in record["run_files"].values():
         assert sha256_file(record_path.parent / entry["path"]) == entry["sha256"]
     # mAP recomputed independently from the saved ranks equals the record, view by view
     rows = read_ranks(record_path.parent / record["run_files"]["ranks"]["path"])
     recomputed = independent_map(rows)
-    for setting, views in record["views"].items():
+    for views in record["views"].values():
         for key, entry in views.items():
             ql, corpus = key.split("-", 1)
             assert entry["map"] == pytest.approx(recomputed[(ql, corpus)], abs=1e-12)
@@ -211,7 +211,9 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
     """Same model, task, data, options and code: the record stays as it is and nothing is
     evaluated; any change of input, a damaged side file or --no-cache computes it again."""
     from lareqa_fixture import write_dataset
-    from mlirbench import pipeline, runner
+
+    from mlirbench import runner
+    from mlirbench.evaluation import evaluate
 
     data = write_dataset(tmp_path / "data", ["de", "en"])
     args = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
@@ -221,8 +223,8 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
     first = path.read_bytes()
 
     evaluated = []
-    real = pipeline.evaluate_scores
-    monkeypatch.setattr(pipeline, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
+    real = evaluate.evaluate_scores
+    monkeypatch.setattr(evaluate, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
     code, out, err = invoke(args, capsys)
     assert code == 0 and "is up to date" in err and "mono:" in out and not evaluated
     assert path.read_bytes() == first

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import ttest_rel
-
-from mlirbench.compare import compare_models, compare_setting, fmt_p, holm, load_contenders
-from mlirbench.runfiles import read_ranks
-from mlirbench.saved import per_query, record_ranks, view_macro
 from results_fixture import build_results, dataset, run_random
+from scipy.stats import ttest_rel
 from test_cli import invoke
+
+from mlirbench.records.saved_ranks import per_query, record_ranks, view_macro
+from mlirbench.records.side_files import read_ranks
+from mlirbench.report.significance import compare_models, compare_setting, fmt_p, holm, load_model_ranks
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_student_p_value_is_that_of_the_full_ranking_values(results: Path) -> No
     keys = sorted(per_model["rand-a"])
     a = np.array([per_model["rand-a"][k] for k in keys])
     b = np.array([per_model["rand-b"][k] for k in keys])
-    contenders = load_contenders(results, ["rand-a", "rand-b"], "mlqa-r")
+    contenders = load_model_ranks(results, ["rand-a", "rand-b"], "mlqa-r")
     (pair,) = compare_setting({m: contenders[m]["cross"] for m in contenders}, "map", "student")
     assert pair.p_value == pytest.approx(ttest_rel(a, b).pvalue, rel=1e-9)
     assert pair.mean_a == pytest.approx(a.mean(), abs=1e-12)
@@ -73,7 +73,7 @@ def test_three_contenders_get_holm_and_all_pairs(results: Path) -> None:
 
 
 def test_identical_contenders_are_not_different(results: Path) -> None:
-    contenders = load_contenders(results, ["rand-a", "rand-b"], "mlqa-r")
+    contenders = load_model_ranks(results, ["rand-a", "rand-b"], "mlqa-r")
     same = {"x": contenders["rand-a"]["multi"], "y": contenders["rand-a"]["multi"]}
     (pair,) = compare_setting(same, "map", "student")
     assert pair.p_value == 1.0 and not pair.significant and pair.ties == len(same["x"].keys)
@@ -82,7 +82,7 @@ def test_identical_contenders_are_not_different(results: Path) -> None:
 def test_fisher(results: Path) -> None:
     """ranx's randomization test: seeded, but drawn in numba threads, so equal only up to the
     Monte Carlo error of 1,000 permutations; a total win gets no permuted difference as large."""
-    contenders = load_contenders(results, ["rand-a", "rand-b", "perfect"], "mlqa-r")
+    contenders = load_model_ranks(results, ["rand-a", "rand-b", "perfect"], "mlqa-r")
     runs = {m: contenders[m]["mono"] for m in ("rand-a", "rand-b")}
     first = compare_setting(runs, "map", "fisher")[0].p_value
     assert compare_setting(runs, "map", "fisher")[0].p_value == pytest.approx(first, abs=0.08)
@@ -107,10 +107,10 @@ def test_cli_table_and_json(results: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--models", "rand-a", "rand-c"], "unknown contender for task mlqa-r 'rand-c'; did you mean"),
+    (["--models", "rand-a", "rand-c"], "unknown model for task mlqa-r 'rand-c'; did you mean"),
     (["--models", "rand-a", "rand-b", "--test", "t-test"], "unknown statistical test 't-test'"),
-    (["--models", "rand-a"], "needs at least two contenders"),
-    (["--models", "rand-a", "rand-a"], "contender named twice"),
+    (["--models", "rand-a"], "needs at least two models"),
+    (["--models", "rand-a", "rand-a"], "model named twice"),
 ])
 def test_cli_errors_one_line(results: Path, args, message, capsys) -> None:
     code, _, err = invoke(["compare", *args, "--task", "mlqa-r", "--results", str(results)], capsys)
@@ -129,8 +129,9 @@ def test_different_data_is_refused(results: Path, tmp_path: Path, capsys) -> Non
 
 def test_side_file_not_matching_its_record_is_refused(results: Path, tmp_path: Path) -> None:
     import shutil
+
     from mlirbench.errors import DataError
-    from mlirbench.saved import record_ranks
+    from mlirbench.records.saved_ranks import record_ranks
     copy = tmp_path / "rand-a"
     shutil.copytree(results / "rand-a", copy)
     record = next(copy.glob("*.json"))

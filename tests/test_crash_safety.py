@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from lareqa_fixture import write_dataset
+from test_cli import invoke as invoke_cli
+
+from mlirbench._io.hashing import sha256_file
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
-from test_cli import invoke as invoke_cli
-from mlirbench.download import sha256_file
 from mlirbench.registry import MODELS, Entry
 from mlirbench.tasks import lareqa
 
@@ -70,13 +70,15 @@ def _pause_first_call(module, attr: str, marker: str, go: str | None = None) -> 
 
 def child_setup() -> None:
     """In the child: register the slow encoder, and pause where $CRASH_STAGE says."""
-    from mlirbench import pipeline, runfiles, runner
+    from mlirbench import runner
+    from mlirbench.evaluation import evaluate
+    from mlirbench.records import side_files
     MODELS["slow"] = SLOW
     stage, marker, go = os.environ.get("CRASH_STAGE"), os.environ.get("CRASH_MARKER", ""), os.environ.get("CRASH_GO")
     if stage == "evaluation":  # the runner imports the evaluation stack when it needs it: patch its home
-        _pause_first_call(pipeline, "evaluate_scores", marker, go)
+        _pause_first_call(evaluate, "evaluate_scores", marker, go)
     elif stage == "writing":  # inside the record's lock: after the ranks file, before the TREC runs
-        _pause_first_call(runfiles, "write_trec", marker, go)
+        _pause_first_call(side_files, "write_trec", marker, go)
     elif stage == "announce-write":  # just before taking the record's lock
         _pause_first_call(runner, "write_record", marker, go=marker)
 
@@ -224,10 +226,10 @@ def test_truncated_download_is_refused_and_deleted(tmp_path: Path, monkeypatch, 
 
 
 def test_temp_file_of_a_killed_writer_is_swept_by_the_next_write(tmp_path: Path) -> None:
-    from mlirbench.atomic import write_json
+    from mlirbench._io.atomic import write_json
 
     target = tmp_path / "record[1].json"  # glob metacharacters in the name are matched literally
-    code = ("import sys, time; from mlirbench.atomic import atomic_open\n"
+    code = ("import sys, time; from mlirbench._io.atomic import atomic_open\n"
             "with atomic_open(sys.argv[1]) as fh:\n    fh.write('half'); fh.flush(); print('in', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "in"

@@ -27,7 +27,7 @@ from mlirbench.adapters.dense import DenseEncoder  # noqa: E402
 from mlirbench.adapters.laser3 import Laser3Encoder  # noqa: E402
 from mlirbench.adapters.mbart import MBartEncoder  # noqa: E402
 from mlirbench.errors import MissingDependencyError, MlirbenchError  # noqa: E402
-from mlirbench.systems import Encoder  # noqa: E402
+from mlirbench.retrieval.protocols import Encoder  # noqa: E402
 
 TEXTS = [
     "the house.",
@@ -152,7 +152,7 @@ def test_dense_equals_sentence_transformers_encode(dense_dir: pathlib.Path) -> N
 
 
 def test_dense_tokenizer_processes_give_identical_embeddings(dense_dir: pathlib.Path) -> None:
-    from mlirbench.embedding_cache import model_identity
+    from mlirbench.retrieval.embedding_cache import model_identity
 
     texts = TEXTS * 9
     plain = DenseEncoder(str(dense_dir), device="cpu", batch_size=4, query_prefix="Query: ")

@@ -7,14 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mlirbench.domains import (DOMAINS, assign, build_mapping, build_splits, domain_scores, load_mapping,
-                               mapping_path, query_domains, read_articles, word_domain)
-from mlirbench.errors import DataError
-from mlirbench.robustness import domain_summary
-from mlirbench.saved import per_query, record_ranks, view_macro
 from results_fixture import dataset, run_random
 from test_cli import invoke
+
+from mlirbench.data.domains import (
+    DOMAINS,
+    assign,
+    build_mapping,
+    build_splits,
+    domain_scores,
+    load_mapping,
+    mapping_path,
+    query_domains,
+    read_articles,
+    word_domain,
+)
+from mlirbench.errors import DataError
+from mlirbench.records.saved_ranks import per_query, record_ranks, view_macro
+from mlirbench.report.robustness import domain_summary
 
 XQUAD_AGREEMENT = (41, 48)  # automatic vs hand-checked articles, reported in the mapping and README
 

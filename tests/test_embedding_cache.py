@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from lareqa_fixture import write_dataset
+
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
-from mlirbench.embedding_cache import CachedEncoder, clear, embeddings_root
+from mlirbench.retrieval.embedding_cache import CachedEncoder, clear, embeddings_root
 
 
 class Counting(RandomEncoder):

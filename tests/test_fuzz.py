@@ -15,17 +15,17 @@ import copy
 import gzip
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from lareqa_fixture import write_dataset
-from mlirbench.cli import main
 from test_cli import invoke as invoke_cli
+
+from mlirbench.cli import main
 from mlirbench.errors import DataError
+from mlirbench.records.side_files import RANKS_HEADER, read_ranks, read_trec
 from mlirbench.registry import get_task
-from mlirbench.runfiles import RANKS_HEADER, read_ranks, read_trec
 
 LANGS = ["de", "en", "zh"]  # ASCII, Latin-1 range and CJK texts
 N_VARIANTS = 320

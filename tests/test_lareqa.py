@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lareqa_fixture import write_dataset
-from mlirbench.download import sha256_file
+
+from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError, MlirbenchError, UnknownNameError
+from mlirbench.evaluation.views import build_views
 from mlirbench.tasks import lareqa
-from mlirbench.tasks.lareqa import LareqaTask, MLQA_R, XQUAD_R
-from mlirbench.views import build_views
+from mlirbench.tasks.lareqa import MLQA_R, XQUAD_R, LareqaTask
 
 LANGS = ["de", "en", "es", "zh"]
 
@@ -20,7 +20,7 @@ LANGS = ["de", "en", "es", "zh"]
 def task_for(langs) -> LareqaTask:
     from dataclasses import replace
     return LareqaTask(replace(XQUAD_R, name="fixture", languages=tuple(langs),
-                              sha256={l: None for l in langs}, data_env="MLIRBENCH_FIXTURE_DIR"))
+                              sha256={lang: None for lang in langs}, data_env="MLIRBENCH_FIXTURE_DIR"))
 
 
 def test_parallel_fixture_counts_and_qrels(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_parallel_fixture_counts_and_qrels(tmp_path: Path) -> None:
         rel = coll.qrels[qid]
         assert sorted(d.split(":")[0] for d in rel) == sorted(LANGS)
         a, p, s = int(group[1]), int(group[2]), int(group[3])
-        assert set(rel) == {f"{l}:{a}.{p}.{s}" for l in LANGS}
+        assert set(rel) == {f"{lang}:{a}.{p}.{s}" for lang in LANGS}
     assert len(set(coll.docs.ids)) == len(coll.docs)  # ids unique across languages
 
 
@@ -48,7 +48,7 @@ def test_mlqa_style_missing_questions(tmp_path: Path) -> None:
     views = {v.key: v for v in build_views(coll)}
     assert len(views) == 4 + 12 + 4
     # cross view en->zh: q000 and q001 have no relevant doc in zh and are left out of that view
-    from mlirbench.pipeline import evaluate_scores
+    from mlirbench.evaluation.evaluate import evaluate_scores
     scores = np.zeros((len(coll.queries), len(coll.docs)), dtype=np.float32)
     ev = evaluate_scores(scores, coll, task_for(LANGS).metadata, progress=False)
     assert ev.views["cross"]["en-zh"]["n_queries"] == 12 - 2
@@ -90,7 +90,8 @@ def test_env_var_folder(tmp_path: Path, monkeypatch) -> None:
     (lambda d: (d["data"][0]["paragraphs"][0].pop("sentence_breaks"), json.dumps(d))[1], "missing field 'sentence_breaks'"),
     (lambda d: (d["data"][0]["paragraphs"][0]["qas"][0].update(question="  "), json.dumps(d))[1], "is empty"),
     (lambda d: (d["data"][0]["paragraphs"][1]["qas"][0].update(id="q000"), json.dumps(d))[1], "duplicate question id"),
-    (lambda d: (d["data"][0]["paragraphs"][0]["qas"][0]["answers"][0].update(answer_start=10**6), json.dumps(d))[1], "outside the sentences"),
+    (lambda d: (d["data"][0]["paragraphs"][0]["qas"][0]["answers"][0].update(answer_start=10**6), json.dumps(d))[1],
+     "outside the sentences"),
     (lambda d: (d["data"][0]["paragraphs"][0]["sentence_breaks"].pop(), json.dumps(d))[1], "sentence_breaks"),
 ])
 def test_malformed_files_name_file_and_problem(tmp_path: Path, corrupt, message: str) -> None:
@@ -144,11 +145,11 @@ def test_offline_without_local_copy_says_how(tmp_path: Path, monkeypatch) -> Non
 @pytest.mark.realdata
 def test_real_xquad_r_counts(xquad_r_dir: Path) -> None:
     coll = LareqaTask(XQUAD_R).load(xquad_r_dir)
-    per_lang = {l: coll.docs.langs.count(l) for l in XQUAD_R.languages}
+    per_lang = {lang: coll.docs.langs.count(lang) for lang in XQUAD_R.languages}
     assert per_lang == {"ar": 1222, "de": 1276, "el": 1234, "en": 1180, "es": 1215, "hi": 1244,
                         "ru": 1219, "th": 852, "tr": 1167, "vi": 1209, "zh": 1196}
     assert len(coll.docs) == 13014
-    assert {l: coll.queries.langs.count(l) for l in XQUAD_R.languages} == {l: 1190 for l in XQUAD_R.languages}
+    assert {lang: coll.queries.langs.count(lang) for lang in XQUAD_R.languages} == {lang: 1190 for lang in XQUAD_R.languages}
     assert all(len(rel) == 11 for rel in coll.qrels.values())  # 11-way parallel
     assert all(f["matches_pinned"] for f in coll.source["files"].values())
     views = build_views(coll)

@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from mlirbench.domains import build_mapping, write_json_file
-from mlirbench.leaderboard import write_leaderboard
 from results_fixture import build_results
 from test_cli import invoke
+
+from mlirbench.data.domains import build_mapping, write_json_file
+from mlirbench.report.leaderboard import write_leaderboard
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_unknown_reference_is_one_line(setup, tmp_path: Path, capsys) -> None:
     res, _ = setup
     code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"),
                            "--reference", "rand-c"], capsys)
-    assert code == 2 and "unknown reference contender 'rand-c'; did you mean" in err and err.count("\n") == 1
+    assert code == 2 and "unknown reference model 'rand-c'; did you mean" in err and err.count("\n") == 1
     assert not (tmp_path / "LB.md").exists()
 
 

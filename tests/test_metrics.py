@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlirbench.collection import Collection, TextTable
-from mlirbench.pipeline import evaluate_scores
-from mlirbench.task import TaskMetadata
+from mlirbench.data.collection import Collection, TextTable
+from mlirbench.data.task import TaskMetadata
+from mlirbench.evaluation.evaluate import evaluate_scores
 
 LANGS = ("aa", "bb", "cc")
 META = TaskMetadata(name="synthetic", description="", languages=LANGS, reference="", license="",
@@ -40,7 +40,7 @@ def brute_force(scores: np.ndarray, coll: Collection, setting: str) -> dict:
     rd: dict[str, list[float]] = {}
     d_langs = np.array(coll.docs.langs)
     for qi, (qid, ql) in enumerate(zip(coll.queries.ids, coll.queries.langs)):
-        corpora = {"mono": [ql], "cross": [l for l in LANGS if l != ql], "multi": ["all"]}[setting]
+        corpora = {"mono": [ql], "cross": [lang for lang in LANGS if lang != ql], "multi": ["all"]}[setting]
         for corpus in corpora:
             cols = np.arange(len(coll.docs)) if corpus == "all" else np.flatnonzero(d_langs == corpus)
             rel = {coll.docs.ids.index(d) for d in coll.qrels[qid]} & set(cols.tolist())
@@ -135,8 +135,8 @@ def test_perfect_and_worst_systems() -> None:
 
 @pytest.mark.parametrize("kind", ["dense", "ties", "lexical"])
 def test_saved_top_docs_match_full_sort(kind: str) -> None:
-    from mlirbench.ranking import rank_view, relevant_rows
-    from mlirbench.views import build_views
+    from mlirbench.evaluation.ranking import rank_view, relevant_rows
+    from mlirbench.evaluation.views import build_views
     coll = synthetic()
     rng = np.random.default_rng(11)
     scores = rng.standard_normal((len(coll.queries), len(coll.docs))).astype(np.float32)

@@ -18,23 +18,23 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from miracl_fixture import N_DOCS, N_TOPICS, docs_of, write_miracl
 
 import mlirbench.tasks.miracl as miracl_module
-from miracl_fixture import N_DOCS, N_TOPICS, docs_of, write_miracl
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
-from mlirbench.collection import Collection, TextTable
+from mlirbench.data.collection import Collection, TextTable
 from mlirbench.errors import DataError, MlirbenchError
-from mlirbench.pipeline import evaluate_scores, score_matrix
-from mlirbench.registry import ModelSpec
+from mlirbench.evaluation.evaluate import evaluate_scores
+from mlirbench.retrieval.scoring import score_matrix
 from mlirbench.tasks.miracl import MIRACL, MiraclTask, corpus_files, miracl, qrels_path, topics_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("faiss")
 
-from mlirbench.faiss_search import import_faiss  # noqa: E402
-from mlirbench.topk import ScaleOptions, evaluate_topk  # noqa: E402
+from mlirbench.evaluation.topk import ScaleOptions, evaluate_topk  # noqa: E402
+from mlirbench.retrieval.faiss_search import import_faiss  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -311,36 +311,36 @@ def test_topk_path_equals_full_path_for_dense(data: Path) -> None:
     c = miracl().load(data)
     enc = RandomEncoder(dim=32)
     options = ScaleOptions(shard_size=9, dtype="float32", encode_batch=4)
-    top = evaluate_topk(enc, c, MIRACL, ModelSpec("random", {}), options=options, progress=False)
+    top = evaluate_topk(enc, c, MIRACL, options=options, progress=False)
     scores, _ = score_matrix(enc, in_memory(c), progress=False)
     full = evaluate_scores(scores, in_memory(c), MIRACL, progress=False)
     assert top.evaluation.views == full.views and top.evaluation.aggregate == full.aggregate
     assert 0 < top.evaluation.aggregate["mono"]["ndcg@10"] < 1
     info = top.retrieval
     assert info["faiss"]["exact"] and info["shards"]["per_language"]["en"]["shards"] == 5
-    again = evaluate_topk(enc, c, MIRACL, ModelSpec("random", {}), options=options, progress=False)
+    again = evaluate_topk(enc, c, MIRACL, options=options, progress=False)
     assert again.retrieval["shards"]["per_language"]["en"]["shards_reused"] == 5
     assert again.evaluation.views == top.evaluation.views
 
 
 def test_unusable_scale_options_fail_before_any_encoding(data: Path, monkeypatch) -> None:
-    from mlirbench.faiss_search import SearchConfig
+    from mlirbench.retrieval.faiss_search import SearchConfig
 
     def never(*args, **kwargs):
         raise AssertionError("the corpus was encoded")
 
-    monkeypatch.setattr("mlirbench.topk.encode_corpus", never)
-    c, spec = miracl().load(data), ModelSpec("random", {})
+    monkeypatch.setattr("mlirbench.retrieval.topk.encode_corpus", never)
+    c = miracl().load(data)
     with pytest.raises(MlirbenchError, match="needs Ray workers"):
-        evaluate_topk(RandomEncoder(), c, MIRACL, spec, options=ScaleOptions(ray_address="ray://head:10001"))
+        evaluate_topk(RandomEncoder(), c, MIRACL, options=ScaleOptions(ray_address="ray://head:10001"))
     if not hasattr(import_faiss(), "StandardGpuResources"):  # CPU-only faiss, as in CI
         with pytest.raises(MlirbenchError, match="no GPU support"):
-            evaluate_topk(RandomEncoder(), c, MIRACL, spec, options=ScaleOptions(search=SearchConfig(device="gpu")))
+            evaluate_topk(RandomEncoder(), c, MIRACL, options=ScaleOptions(search=SearchConfig(device="gpu")))
 
 
 def test_depth_below_100_is_refused(data: Path) -> None:
     with pytest.raises(MlirbenchError, match="depth 50 < 100"):
-        evaluate_topk(RandomEncoder(), miracl().load(data), replace(MIRACL, depth=50), ModelSpec("random", {}))
+        evaluate_topk(RandomEncoder(), miracl().load(data), replace(MIRACL, depth=50))
 
 
 def test_bm25_topk_equals_full_path_and_records_analyzers(data: Path, tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_bm25_topk_equals_full_path_and_records_analyzers(data: Path, tmp_path: 
     from mlirbench.adapters.bm25 import BM25Searcher
     c = miracl().load(data)
     searcher = BM25Searcher(index_root=str(tmp_path / "idx"), show_progress=False)
-    top = evaluate_topk(searcher, c, MIRACL, ModelSpec("bm25", {}), progress=False)
+    top = evaluate_topk(searcher, c, MIRACL, progress=False)
     assert set(top.model_metadata["analyzers"]) == {"en", "sw", "de"} and top.model_metadata["warnings"] == []
     assert "GermanAnalyzer" in top.model_metadata["analyzers"]["de"]
     assert top.model_metadata["analyzers"]["sw"].endswith("WhitespaceAnalyzer")  # as Anserini's -language sw
@@ -358,7 +358,7 @@ def test_bm25_topk_equals_full_path_and_records_analyzers(data: Path, tmp_path: 
     full = evaluate_scores(scores, in_memory(c), MIRACL, progress=False)
     assert top.evaluation.views == full.views  # streamed per-language indexes = the in-memory path
     again = BM25Searcher(index_root=str(tmp_path / "idx"), show_progress=False)
-    assert evaluate_topk(again, c, MIRACL, ModelSpec("bm25", {}), progress=False).evaluation.views == top.evaluation.views
+    assert evaluate_topk(again, c, MIRACL, progress=False).evaluation.views == top.evaluation.views
     assert again.built == []  # the last language's index was reused, not rebuilt
     agg = top.evaluation.aggregate["mono"]
     assert agg["recall@100"] < 1 and agg["ndcg@10"] > 0.5  # the keyword-less relevant docs are missed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +15,20 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 pytest.importorskip("faiss")
 
 from miracl_fixture import write_miracl  # noqa: E402
+
+from mlirbench._io.hashing import sha256_file  # noqa: E402
 from mlirbench.adapters.random_encoder import RandomEncoder  # noqa: E402
-from mlirbench.corpus import SyntheticCorpus  # noqa: E402
-from mlirbench.distributed import RayShardPool  # noqa: E402
-from mlirbench.download import sha256_file  # noqa: E402
-from mlirbench.faiss_search import search_shards  # noqa: E402
-from mlirbench.registry import ModelSpec  # noqa: E402
-from mlirbench.shards import encode_corpus  # noqa: E402
+from mlirbench.data.corpus import SyntheticCorpus  # noqa: E402
+from mlirbench.evaluation.topk import ScaleOptions, evaluate_topk  # noqa: E402
+from mlirbench.registry import ModelSpec, build_model  # noqa: E402
+from mlirbench.retrieval.faiss_search import search_shards  # noqa: E402
+from mlirbench.retrieval.ray_pool import RayShardPool  # noqa: E402
+from mlirbench.retrieval.shards import encode_corpus  # noqa: E402
 from mlirbench.tasks.miracl import MIRACL, miracl  # noqa: E402
-from mlirbench.topk import ScaleOptions, evaluate_topk  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SPEC = ModelSpec("random", {"dim": 16})
+FACTORY = partial(build_model, SPEC, progress=False)
 # Ray's core worker installs its own SIGSEGV handler, which turns the JVM's (pyserini's) internal,
 # handled SIGSEGVs into crashes of the whole process. So the Ray tests run in a child pytest.
 IN_CHILD = os.environ.get("MLIRBENCH_RAY_CHILD") == "1"
@@ -51,7 +54,7 @@ def cluster():
 @in_child
 def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
     corpus = SyntheticCorpus(("en",), size=1000, words=16)
-    pool = RayShardPool(SPEC, 2)
+    pool = RayShardPool(FACTORY, 2)
     try:
         dist, stats = encode_corpus(RandomEncoder(dim=16), corpus, "en", shard_size=90, encode_batch=32,
                                     root=tmp_path / "ray", pool=pool, progress=False)
@@ -73,7 +76,7 @@ def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
 def test_ray_evaluation_equals_single_process(cluster, tmp_path: Path) -> None:
     data = miracl().load(write_miracl(tmp_path / "m"))
     enc = RandomEncoder(dim=16)
-    runs = {workers: evaluate_topk(enc, data, MIRACL, SPEC, options=ScaleOptions(shard_size=8, ray_workers=workers),
+    runs = {workers: evaluate_topk(enc, data, MIRACL, factory=FACTORY, options=ScaleOptions(shard_size=8, ray_workers=workers),
                                    fresh=True, progress=False) for workers in (0, 2)}
     assert runs[2].evaluation.views == runs[0].evaluation.views
     assert runs[2].retrieval["distributed"]["workers"] == 2 and runs[0].retrieval["distributed"] is None

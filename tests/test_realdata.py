@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_cli import independent_map
 
 from mlirbench.cli import main
-from mlirbench.runfiles import read_ranks
-from test_cli import independent_map
+from mlirbench.records.side_files import read_ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 

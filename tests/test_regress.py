@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from lareqa_fixture import write_dataset
 from test_cli import invoke
-from mlirbench import metrics, regress
-from mlirbench.download import sha256_file
+
+from mlirbench import regress
+from mlirbench._io.hashing import sha256_file
+from mlirbench.evaluation import metrics
 from mlirbench.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,6 +233,7 @@ def test_miracl_tier_holds_pyserinis_own_bm25_scores(tmp_path: Path, capsys) -> 
 
     pytest.importorskip("pyserini")
     from miracl_fixture import write_miracl
+
     from mlirbench.adapters.lucene_jvm import anserini_jar
 
     exp = regress.load_expectations(ROOT / "regression" / "expected.yaml")

@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("faiss")
 
+from mlirbench._io.hashing import sha256_file  # noqa: E402
 from mlirbench.adapters.random_encoder import RandomEncoder  # noqa: E402
-from mlirbench.corpus import SyntheticCorpus  # noqa: E402
-from mlirbench.download import sha256_file  # noqa: E402
+from mlirbench.data.corpus import SyntheticCorpus  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
-from mlirbench.faiss_search import SearchConfig, merge_topk, search_shards  # noqa: E402
-from mlirbench.shards import encode_corpus  # noqa: E402
+from mlirbench.retrieval.faiss_search import SearchConfig, merge_topk, search_shards  # noqa: E402
+from mlirbench.retrieval.shards import encode_corpus  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 CORPUS = SyntheticCorpus(("en",), size=203, words=12)
@@ -144,7 +144,7 @@ def test_damaged_shard_is_encoded_again(tmp_path: Path) -> None:
 def test_changed_corpus_is_not_reused(tmp_path: Path) -> None:
     """Other doc ids in a shard's place: encoded again. Same ids with other texts cannot be told
     apart by the ids check, which is why the default shard folder hashes the corpus fingerprint."""
-    from mlirbench.shards import shard_root
+    from mlirbench.retrieval.shards import shard_root
     enc = RandomEncoder(dim=8)
     encode_corpus(enc, CORPUS, "en", shard_size=50, root=tmp_path, progress=False)
     other = SyntheticCorpus(("de",), size=203, words=12)
@@ -176,8 +176,8 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from test_shards import SlowEncoder
-    from mlirbench.corpus import SyntheticCorpus
-    from mlirbench.shards import encode_corpus
+    from mlirbench.data.corpus import SyntheticCorpus
+    from mlirbench.retrieval.shards import encode_corpus
     encode_corpus(SlowEncoder(delay=0.2, dim=8), SyntheticCorpus(("en",), size=200, words=12), "en",
                   shard_size=20, encode_batch=10, root=Path({root!r}), progress=False)
 """)

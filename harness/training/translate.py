@@ -8,13 +8,12 @@ forced first token; NLLB needs its codes, e.g. ``de=deu_Latn``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from mlirbench.download import sha256_file
+from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import MlirbenchError
-
-from .data import atomic_write_text, read_rows, read_sidecar, sidecar, write_rows
+from mlirbench.training.data import atomic_write_text, read_rows, read_sidecar, sidecar, write_rows
 
 
 def parse_targets(values: Sequence[str]) -> dict[str, str | None]:

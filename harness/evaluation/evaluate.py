@@ -1,0 +1,67 @@
+"""One evaluation: score matrix (or top-k lists) -> view rankings -> scores through ranx -> aggregates.
+
+All views are sub-matrices of one score matrix (``retrieval.scoring``); the same ``evaluate_rankings``
+scores the views of a top-k run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mlirbench.data.collection import Collection
+from mlirbench.data.task import TaskMetadata
+from mlirbench.evaluation.metrics import rank_distance, setting_scores, view_means
+from mlirbench.evaluation.ranking import ViewRanking, rank_view, relevant_rows
+from mlirbench.evaluation.views import POOLED, build_views
+
+
+@dataclass
+class Evaluation:
+    aggregate: dict[str, dict[str, float]]
+    views: dict[str, dict[str, dict[str, float]]]
+    pair_matrix: dict
+    rank_distance: dict
+    rankings: dict[str, list[ViewRanking]]  # setting -> view rankings (written as run files)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def evaluate_scores(scores: np.ndarray, collection: Collection, meta: TaskMetadata,
+                    progress: bool = True) -> Evaluation:
+    """Rank every view, score it through ranx, aggregate as in the paper."""
+    t0 = time.perf_counter()
+    rel = relevant_rows(collection)
+    views = build_views(collection, meta.settings)
+    rankings: dict[str, list[ViewRanking]] = {s: [] for s in meta.settings}
+    for view in tqdm(views, desc="rank views", unit="view", disable=not progress):
+        rankings[view.setting].append(rank_view(scores, view, rel, meta.save_depth))
+    ev = evaluate_rankings(rankings, collection, meta)
+    ev.timings["evaluate_s"] = time.perf_counter() - t0
+    return ev
+
+
+def evaluate_rankings(rankings: dict[str, list[ViewRanking]], collection: Collection,
+                      meta: TaskMetadata) -> Evaluation:
+    """Score view rankings (from a score matrix or from top-k runs) through ranx and aggregate."""
+    t0 = time.perf_counter()
+    per_view, aggregate = {}, {}
+    for setting, vrs in rankings.items():
+        per_view[setting] = view_means(vrs, setting_scores(vrs, meta.metrics))
+        aggregate[setting] = {m: float(np.nanmean([v[m] for v in per_view[setting].values()]))
+                              for m in meta.metrics}
+        aggregate[setting]["n_views"] = len(vrs)
+    rd = rank_distance(rankings.get("multi", []))
+    if "multi" in aggregate:
+        aggregate["multi"]["rank_distance"] = rd["mean"]
+    return Evaluation(aggregate, per_view, pair_matrix(per_view, collection.languages, meta.main_score),
+                      rd, rankings, {"evaluate_s": time.perf_counter() - t0})
+
+
+def pair_matrix(per_view: dict, langs: tuple[str, ...], metric: str) -> dict:
+    """Query language x corpus language (mono on the diagonal, cross off it, pooled last)."""
+    cols = list(langs) + [POOLED]
+    merged = {k: v for views in per_view.values() for k, v in views.items()}
+    values = [[merged.get(f"{x}-{y}", {}).get(metric) for y in cols] for x in langs]
+    return {"metric": metric, "rows": list(langs), "cols": cols, "values": values}
