@@ -257,3 +257,55 @@ def test_hard_negatives_enter_the_loss(base_dir: Path, pairs_file: Path, tmp_pat
         losses[name] = meta["train_loss"]
         assert meta["summary"]["train_data"]["hard_negatives_per_pair"] == (name == "with")
     assert losses["with"] > losses["without"] + 0.4, losses
+
+
+def test_micro_batches_respect_the_token_budget() -> None:
+    from mlirbench.training.loss import micro_batches
+
+    assert micro_batches([50, 20, 20, 10, 10, 10], 60) == [(0, 1), (1, 4), (4, 6)]
+    assert micro_batches([300, 5], 100) == [(0, 1), (1, 2)]  # a text over the budget goes alone
+
+
+def test_bucketed_loss_equals_the_whole_batch_loss(base_dir: Path) -> None:
+    """Length-sorted, trimmed micro-batches give the stock loss and gradients of the whole batch (no dropout)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from mlirbench.training.loss import BucketedMultipleNegativesRankingLoss
+
+    model = SentenceTransformer(str(base_dir), device="cpu")
+    model.eval()
+    texts = sentences(per_language=2)
+    columns = [model.preprocess(texts[:8]), model.preprocess(texts[8:16])]
+    assert columns[1]["attention_mask"].sum(1).unique().numel() > 2  # really padded to different lengths
+    results = []
+    for loss in (MultipleNegativesRankingLoss(model), BucketedMultipleNegativesRankingLoss(model, micro_batch_tokens=24)):
+        model.zero_grad()
+        value = loss([dict(c) for c in columns], torch.tensor([]))
+        value.backward()
+        results.append((value.item(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (stock, stock_grads), (ours, our_grads) = results
+    assert ours == pytest.approx(stock, abs=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(stock_grads, our_grads))
+
+
+def test_base_prompts_and_max_length_are_kept_and_recorded(base_dir: Path, pairs_file: Path, tmp_path: Path) -> None:
+    """A base with its own query/passage prompts (multilingual-e5) trains and is saved with them."""
+    from sentence_transformers import SentenceTransformer
+
+    e5_like = tmp_path / "e5-like"
+    model = SentenceTransformer(str(base_dir), device="cpu")
+    model.prompts = {"query": "query: ", "passage": "passage: "}
+    model.save(str(e5_like))
+    meta = train(TrainConfig(base=str(e5_like), batching="hybrid", train_data=pairs_file, output=tmp_path / "m",
+                             max_steps=2, batch_size=8, val_fraction=0.1, patience=1, eval_steps=1,
+                             max_seq_length=12, micro_batch_tokens=32, progress=False))
+    assert meta["summary"]["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert meta["summary"]["max_seq_length"] == 12 and meta["summary"]["micro_batch_tokens"] == 32
+    assert len(meta["loss_curve"]["eval"]) == 2 and meta["throughput"]["peak_rss_mb"] > 0
+    trained = DenseEncoder(str(tmp_path / "m"), device="cpu")
+    assert trained.prefixes == {"query": "query: ", "passage": "passage: "}
+    assert trained.model.max_seq_length == 12
+    with pytest.raises(MlirbenchError, match="max-seq-length 1 does not apply"):
+        train(TrainConfig(base=str(e5_like), batching="x-y", train_data=pairs_file, output=tmp_path / "bad",
+                          max_steps=1, batch_size=8, val_fraction=0, patience=None, max_seq_length=1, progress=False))

@@ -1,17 +1,19 @@
 """``mlirbench train``: fine-tune a dual encoder with X-X-mono, X-Y or hybrid batches.
 
 Built on sentence-transformers' ``SentenceTransformerTrainer`` (AdamW, schedules, checkpoints,
-resume, early stopping, progress bar all come from it). Two hooks are ours:
+resume, early stopping, progress bar all come from it). Our hooks (``hooks.py``):
 
 - the batch sampler (``samplers.py``), which yields the query rows and then the positive rows of
   a batch as one index list, since an X-Y pair joins two rows of the dataset;
 - the collator, which turns that list into (anchor, positive[, negative_k]) columns and lets the
-  stack's collator apply the "Query: " / "Passage: " prompts and tokenise.
+  stack's collator apply the prompts and tokenise;
+- the loss (``loss.py``): ``MultipleNegativesRankingLoss`` (InfoNCE over cosine similarities with
+  every other positive, and every hard negative, of the whole batch as a negative), its columns
+  embedded in length-sorted micro-batches so that padding does not set a step's cost.
 
-The loss is ``MultipleNegativesRankingLoss``: InfoNCE over cosine similarities with every other
-positive (and every hard negative) of the batch as a negative. The prompts are saved with the
-model, so ``mlirbench run --model DIR`` (dense adapter) applies them; ``mlirbench_training.json``
-beside the weights records base, batching, alpha, data, split, config and the loss curve.
+The prompts ("Query: " / "Passage: ", or the base's own) are saved with the model, so
+``mlirbench run --model DIR`` (dense adapter) applies them; ``mlirbench_training.json`` beside
+the weights records base, batching, alpha, data, split, max length, config and the loss curves.
 
 The validation loss (early stopping, best checkpoint) is computed with the run's own batching on
 held-out groups, so it tracks the objective being trained; it is not comparable across batchings.
@@ -54,6 +56,8 @@ class TrainConfig:
     eval_steps: int | None = None
     save_total_limit: int = 2
     freeze_embeddings: bool = False
+    max_seq_length: int | None = None
+    micro_batch_tokens: int = 4096
     resume: bool = False
     progress: bool = True
     extra: dict = field(default_factory=dict)
@@ -107,18 +111,27 @@ def _loss_curve(history: list[dict]) -> dict:
     }
 
 
-def _summary(config: TrainConfig, alpha: float, base_info: dict, data_info: dict) -> dict:
+def _summary(config: TrainConfig, alpha: float, base_info: dict, data_info: dict, prompts: dict) -> dict:
     """What a result record needs to name the model: base, batching, alpha, data, split."""
     return {"base": config.base, "base_info": base_info, "batching": config.batching, "alpha": alpha,
             "train_data": data_info, "seed": config.seed, "batch_size": config.batch_size, "lr": config.lr,
-            "weight_decay": config.weight_decay, "freeze_embeddings": config.freeze_embeddings, "prompts": PROMPTS}
+            "weight_decay": config.weight_decay, "freeze_embeddings": config.freeze_embeddings, "prompts": prompts,
+            "max_seq_length": base_info["max_seq_length"], "loss": "InfoNCE, in-batch negatives of the whole batch",
+            "micro_batch_tokens": config.micro_batch_tokens}
 
 
-def train(config: TrainConfig) -> dict:
-    """Train and save the model to ``config.output``; returns the metadata written beside it."""
-    alpha = config.resolved_alpha()
-    if config.batch_size < 2:
-        raise MlirbenchError("train: batch_size must be at least 2 (in-batch negatives)")
+@dataclass
+class TrainingRows:
+    """The training file split into training and validation rows, and what the metadata says of it."""
+
+    train: list[dict]
+    val: list[dict]
+    negatives: int
+    info: dict
+
+
+def load_training_rows(config: TrainConfig, alpha: float) -> TrainingRows:
+    """Read and check the training file and hold out the validation groups."""
     rows = read_rows(config.train_data)
     langs = sorted({r["lang"] for r in rows})
     if alpha < 1 and len(langs) < 2:
@@ -127,93 +140,102 @@ def train(config: TrainConfig) -> dict:
     train_rows, val_rows = split_validation(rows, config.val_fraction, config.seed)
     if config.patience is not None and not val_rows:
         raise MlirbenchError("train: early stopping (--patience) needs a validation split (--val-fraction > 0)")
-    data_info = {"path": str(config.train_data), "sha256": sha256_file(Path(config.train_data)),
-                 "rows": len(rows), "groups": len({r["group"] for r in rows}), "languages": langs,
-                 "hard_negatives_per_pair": negatives, "train_rows": len(train_rows), "val_rows": len(val_rows),
-                 "val_split": "whole groups, seeded shuffle", "source": read_sidecar(Path(config.train_data))}
-    output = Path(config.output)
-    _check_resume(config, output, data_info["sha256"])
+    info = {"path": str(config.train_data), "sha256": sha256_file(Path(config.train_data)),
+            "rows": len(rows), "groups": len({r["group"] for r in rows}), "languages": langs,
+            "hard_negatives_per_pair": negatives, "train_rows": len(train_rows), "val_rows": len(val_rows),
+            "val_split": "whole groups, seeded shuffle", "source": read_sidecar(Path(config.train_data))}
+    return TrainingRows(train_rows, val_rows, negatives, info)
 
-    import torch
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import DefaultBatchSampler
-    from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from transformers import EarlyStoppingCallback, TrainerCallback, set_seed
 
+def prepare_model(config: TrainConfig):
+    """The base as a sentence-transformers model, set up as configured; returns (model, base_info).
+
+    The prompts are the base's own "query" / "passage" prompts when it has both (multilingual-e5:
+    "query: " / "passage: "), else the paper's ``PROMPTS``; they are saved with the model.
+    """
     from mlirbench.training.bases import load_base
-    from mlirbench.training.samplers import make_batch_sampler
 
-    set_seed(config.seed)
     model, base_info = load_base(config.base)
     if config.freeze_embeddings:
         base_info["frozen"] = freeze_token_embeddings(model)
-    model.prompts = dict(PROMPTS)
+    if config.max_seq_length is not None:
+        if config.max_seq_length < 2 or getattr(model[0], "max_seq_length", None) is None:
+            raise MlirbenchError(f"train: --max-seq-length {config.max_seq_length} does not apply to this base "
+                                 "(needs a base with a maximum length, and at least 2 tokens)")
+        model.max_seq_length = config.max_seq_length
+    base_info["max_seq_length"] = getattr(model[0], "max_seq_length", None)
+    own = getattr(model, "prompts", None) or {}
+    model.prompts = {role: own[role] for role in PROMPTS} if all(own.get(r) for r in PROMPTS) else dict(PROMPTS)
     model.default_prompt_name = None
-    sampler_class = make_batch_sampler(DefaultBatchSampler)
+    return model, base_info
 
-    class PairCollator(SentenceTransformerDataCollator):
-        """[query rows..., positive rows...] -> anchor / positive / negative_k columns."""
 
-        def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-            half = len(features) // 2
-            pairs = []
-            for q, p in zip(features[:half], features[half:]):
-                pair = {"anchor": q["query"], "positive": p["positive"]}
-                pair.update({f"negative_{k + 1}": n for k, n in enumerate(p.get("negatives") or [])})
-                pairs.append(pair)
-            return super().__call__(pairs)
+def _training_arguments(config: TrainConfig, eval_steps: int, validate: bool):
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
 
-    class StepClock(TrainerCallback):
-        """Wall time inside optimisation steps only: throughput without evaluations and checkpoints."""
-
-        def __init__(self) -> None:
-            self.seconds, self.steps, self._start = 0.0, 0, 0.0
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self._start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.seconds += time.perf_counter() - self._start
-            self.steps += 1
-
-    class ParallelTrainer(SentenceTransformerTrainer):
-        def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
-                              generator=None, seed=0):
-            return sampler_class(dataset, batch_size, drop_last, valid_label_columns, generator, seed, alpha=alpha)
-
-    prompts = {"anchor": PROMPTS["query"], "positive": PROMPTS["passage"],
-               **{f"negative_{k + 1}": PROMPTS["passage"] for k in range(negatives)}}
-    collator = PairCollator(preprocess_fn=model.preprocess, prompts=prompts, valid_label_columns=[])
-    train_set = _dataset(train_rows, negatives)
-    val_set = _dataset(val_rows, negatives) if val_rows else None
-    steps_per_epoch = len(sampler_class(train_set, config.batch_size, False, alpha=alpha, seed=config.seed))
-    eval_steps = config.eval_steps or max(1, steps_per_epoch // 4)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output), num_train_epochs=config.epochs, max_steps=config.max_steps,
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(config.output), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         learning_rate=config.lr, weight_decay=config.weight_decay, warmup_steps=config.warmup_ratio,  # < 1: a ratio
         optim="adamw_torch", seed=config.seed, data_seed=config.seed,
-        eval_strategy="steps" if val_set is not None else "no", eval_steps=eval_steps,
+        eval_strategy="steps" if validate else "no", eval_steps=eval_steps,
         save_strategy="steps", save_steps=eval_steps, save_total_limit=config.save_total_limit,
-        load_best_model_at_end=val_set is not None, metric_for_best_model="eval_loss", greater_is_better=False,
+        load_best_model_at_end=validate, metric_for_best_model="eval_loss", greater_is_better=False,
         logging_steps=max(1, min(eval_steps, 10)), report_to="none", disable_tqdm=not config.progress,
         dataloader_drop_last=False, dataloader_pin_memory=torch.cuda.is_available(),
     )
+
+
+def train(config: TrainConfig) -> dict:
+    """Train and save the model to ``config.output``; returns the metadata written beside it."""
+    alpha = config.resolved_alpha()
+    if config.batch_size < 2:
+        raise MlirbenchError("train: batch_size must be at least 2 (in-batch negatives)")
+    if config.micro_batch_tokens < 1:
+        raise MlirbenchError(f"train: --micro-batch-tokens must be at least 1, got {config.micro_batch_tokens}")
+    data = load_training_rows(config, alpha)
+    output = Path(config.output)
+    _check_resume(config, output, data.info["sha256"])
+
+    from transformers import EarlyStoppingCallback, set_seed
+
+    from mlirbench.training.hooks import PairCollator, ParallelBatchSampler, ParallelTrainer, StepClock
+    from mlirbench.training.loss import BucketedMultipleNegativesRankingLoss
+
+    set_seed(config.seed)
+    model, base_info = prepare_model(config)
+    prompts = {"anchor": model.prompts["query"], "positive": model.prompts["passage"],
+               **{f"negative_{k + 1}": model.prompts["passage"] for k in range(data.negatives)}}
+    collator = PairCollator(preprocess_fn=model.preprocess, prompts=prompts, valid_label_columns=[])
+    train_set = _dataset(data.train, data.negatives)
+    val_set = _dataset(data.val, data.negatives) if data.val else None
+    steps_per_epoch = len(ParallelBatchSampler(train_set, config.batch_size, False, alpha=alpha, seed=config.seed))
+    eval_steps = config.eval_steps or max(1, steps_per_epoch // 4)
     clock = StepClock()
     callbacks = [clock] + ([EarlyStoppingCallback(config.patience)] if config.patience is not None else [])
-    trainer = ParallelTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                              loss=MultipleNegativesRankingLoss(model), data_collator=collator,
-                              callbacks=callbacks)
-    summary = _summary(config, alpha, base_info, data_info)
+    loss = BucketedMultipleNegativesRankingLoss(model, micro_batch_tokens=config.micro_batch_tokens)
+    trainer = ParallelTrainer(model=model, args=_training_arguments(config, eval_steps, val_set is not None),
+                              train_dataset=train_set, eval_dataset=val_set, loss=loss, data_collator=collator,
+                              callbacks=callbacks, alpha=alpha)
+    summary = _summary(config, alpha, base_info, data.info, model.prompts)
     output.mkdir(parents=True, exist_ok=True)
     _write_metadata(output, {"status": "running", "summary": summary, "config": _jsonable(asdict(config))})
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if config.resume else None)
     elapsed = time.perf_counter() - start
     model.save(str(output))
-    state = trainer.state
-    metadata = {
+    metadata = _finished_metadata(config, summary, trainer.state, result, elapsed, clock, steps_per_epoch,
+                                  str(model.device))
+    _write_metadata(output, metadata)
+    return metadata
+
+
+def _finished_metadata(config: TrainConfig, summary: dict, state, result, elapsed: float, clock, steps_per_epoch: int,
+                       device: str) -> dict:
+    import torch
+
+    return {
         "status": "finished",
         "summary": summary,
         "config": _jsonable(asdict(config)),
@@ -229,13 +251,23 @@ def train(config: TrainConfig) -> dict:
                        "pairs_per_s": clock.steps * config.batch_size / clock.seconds if clock.seconds else None,
                        "note": "this session's optimisation steps only (data loading inside a step included); "
                                "pairs = steps x batch size (a language's last mono batch may be shorter)",
-                       "torch_threads": torch.get_num_threads(),
-                       "device": str(model.device)},
+                       "torch_threads": torch.get_num_threads(), "device": device,
+                       "peak_rss_mb": _peak_rss_mb()},
         "loss_curve": _loss_curve(state.log_history),
         "versions": _versions(),
     }
-    _write_metadata(output, metadata)
-    return metadata
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory (Linux/macOS), for the training benchmark."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import sys
+
+    return round(peak / (2 ** 20 if sys.platform == "darwin" else 2 ** 10), 1)
 
 
 def freeze_token_embeddings(model) -> str:
@@ -261,7 +293,7 @@ def _check_resume(config: TrainConfig, output: Path, data_sha256: str) -> None:
             raise MlirbenchError(f"train: --resume, but {output} holds no checkpoint-* folder")
         old = json.loads(meta_path.read_text(encoding="utf-8"))["config"] if meta_path.is_file() else {}
         for key in ("base", "batching", "alpha", "seed", "batch_size", "lr", "weight_decay", "val_fraction",
-                    "freeze_embeddings"):
+                    "freeze_embeddings", "max_seq_length"):
             if key in old and old[key] != _jsonable(getattr(config, key)):
                 raise MlirbenchError(f"train: --resume with {key}={getattr(config, key)!r}, "
                                      f"but the run in {output} used {old[key]!r}")
