@@ -235,12 +235,15 @@ def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: s
 @click.option("--eval-steps", type=int, default=None,
               help="Steps between validations/checkpoints (default: a quarter epoch).")
 @click.option("--freeze-embeddings", is_flag=True, help="Keep the input token table fixed (fast on CPU for use-m3).")
+@click.option("--max-seq-length", type=int, default=None, help="Truncate texts to this many tokens (recorded).")
+@click.option("--micro-batch-tokens", type=int, default=4096, show_default=True,
+              help="Padded tokens per length-sorted forward micro-batch (the loss is still the whole batch's).")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, output: Path, seed: int,
               epochs: float, max_steps: int, batch_size: int, lr: float, weight_decay: float, warmup_ratio: float,
-              val_fraction: float, patience: int, eval_steps: int | None, freeze_embeddings: bool, resume: bool,
-              quiet: bool) -> None:
+              val_fraction: float, patience: int, eval_steps: int | None, freeze_embeddings: bool,
+              max_seq_length: int | None, micro_batch_tokens: int, resume: bool, quiet: bool) -> None:
     """Fine-tune a dual encoder with X-X-mono, X-Y or hybrid(alpha) batches (arXiv 2408.10536)."""
     from mlirbench.training.trainer import TrainConfig, default_batching, train
     meta = train(TrainConfig(
@@ -248,7 +251,8 @@ def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, o
         seed=seed, epochs=epochs,
         max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
         val_fraction=val_fraction, patience=None if patience < 0 or val_fraction <= 0 else patience,
-        eval_steps=eval_steps, freeze_embeddings=freeze_embeddings, resume=resume, progress=not quiet))
+        eval_steps=eval_steps, freeze_embeddings=freeze_embeddings, max_seq_length=max_seq_length,
+        micro_batch_tokens=micro_batch_tokens, resume=resume, progress=not quiet))
     click.echo(f"trained {meta['global_step']} steps (train loss {meta['train_loss']:.4f}, best validation loss "
                f"{meta['best_eval_loss'] if meta['best_eval_loss'] is not None else 'n/a'}); wrote {output}")
 
