@@ -23,6 +23,7 @@ from ranx import Qrels, Run, evaluate
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError
 from mlirbench.evaluation.kernels import skeleton_lists
+from mlirbench.evaluation.metrics import distance_ranks
 from mlirbench.records.record import load_record, run_file
 from mlirbench.records.side_files import RANKS_HEADER, read_ranks
 
@@ -37,11 +38,14 @@ class SettingRanks:
     keys: list[str]
     query_langs: list[str]
     corpora: list[str]
+    groups: list[str]  # parallel translations share a group: the unit of resampling (report/resampling.py)
     offsets: np.ndarray
     doc_ids: np.ndarray
     doc_codes: np.ndarray
     grades: np.ndarray
     ranks: np.ndarray
+    n_ranked: np.ndarray  # per query: docs the model ranked, and docs in the view (for rank distance)
+    n_docs: np.ndarray
 
     def same_qrels(self, other: SettingRanks) -> bool:
         return (self.keys == other.keys and np.array_equal(self.doc_ids, other.doc_ids)
@@ -70,11 +74,14 @@ def setting_ranks(table: pd.DataFrame, setting: str) -> SettingRanks:
         keys=rows["key"][first].tolist(),
         query_langs=rows["query_lang"][first].tolist(),
         corpora=rows["corpus"][first].tolist(),
+        groups=rows["group"][first].tolist(),
         offsets=np.append(starts, len(rows)).astype(np.int64),
         doc_ids=doc_ids,
         doc_codes=pd.factorize(doc_ids, sort=True)[0].astype(np.float64),
         grades=rows["grade"].to_numpy(dtype=np.float64),
         ranks=rows["rank"].to_numpy(dtype=np.int64),
+        n_ranked=rows["n_ranked"][first].to_numpy(dtype=np.int64),
+        n_docs=rows["n_docs"][first].to_numpy(dtype=np.int64),
     )
 
 
@@ -146,3 +153,15 @@ def view_macro(ranks: SettingRanks, values: np.ndarray, select: np.ndarray | Non
     if frame.empty:
         return float("nan")
     return float(frame.groupby(["q", "c"], sort=True)["v"].mean().mean())
+
+
+def rank_distances(ranks: SettingRanks) -> np.ndarray:
+    """Per query, rank distance as the record computes it (``metrics.rank_distance``): highest
+    minus lowest rank of its relevant docs; NaN for a query with fewer than two."""
+    out = np.full(len(ranks.keys), np.nan)
+    for i in range(len(ranks.keys)):
+        rel = ranks.ranks[ranks.offsets[i]:ranks.offsets[i + 1]]
+        if len(rel) >= 2:
+            r = distance_ranks(rel, int(ranks.n_ranked[i]), int(ranks.n_docs[i]))
+            out[i] = r.max() - r.min()
+    return out

@@ -1,10 +1,12 @@
 """Files written beside a result record, both gzipped and byte-reproducible (no gzip timestamp).
 
 * ``<stem>.ranks.tsv.gz``: for every (view, query, relevant doc) the doc's rank in the view's
-  full ranking (0 = not retrieved), its score, and how many docs were ranked. Every reported
+  full ranking (0 = not retrieved), its score, how many docs were ranked, and the query's group
+  (the id its parallel translations share, ``Collection.query_groups``). Every reported
   metric and rank distance can be recomputed exactly from it (``mlirbench`` does so for
-  significance tests) without re-running the model; it is small because it lists only
-  relevant docs.
+  significance tests and intervals, which resample groups) without re-running the model; it is
+  small because it lists only relevant docs. Files written before the group column read the
+  group from the query id (``<lang>:<group>``, how the LAReQA loaders made both).
 * ``<stem>.<setting>.trec.gz``: standard TREC runs of the top ``save_depth`` docs per query
   (mono and multi settings), for inspection and fusion. Query keys are ``<query id>@<corpus>``.
 Scores are float32 written in their shortest round-trip form (``float32(read value)`` is exact).
@@ -26,7 +28,8 @@ from mlirbench.errors import DataError
 from mlirbench.evaluation.ranking import ViewRanking
 
 RANKS_HEADER = ("setting", "query_lang", "corpus", "query_id", "doc_id", "grade", "rank", "score",
-                "n_ranked", "n_docs")
+                "n_ranked", "n_docs", "group")
+_UNGROUPED_HEADER = RANKS_HEADER[:-1]  # files written before the group column
 
 
 def run_key(query_id: str, corpus: str) -> str:
@@ -51,6 +54,7 @@ def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: 
     """One line per (view, query, relevant doc), in query order and, per query, in the order of
     ``ViewRanking.relevant``; a view's lines are built from its arrays at once and written together."""
     q_ids = np.asarray(collection.queries.ids, dtype=object)
+    groups = np.asarray(collection.query_groups, dtype=object)
     d_ids = np.asarray(collection.docs.ids, dtype=object)
     with _gz_text(path) as out:
         out.write("\t".join(RANKS_HEADER) + "\n")
@@ -60,12 +64,13 @@ def write_ranks(path: Path, rankings: dict[str, list[ViewRanking]], collection: 
                 # the relevant entries of a query are the prefix of its padded row (see ViewRanking.relevant)
                 count = (vr.rel_rows >= 0).sum(axis=1)
                 qi, ji = np.nonzero(np.arange(vr.rel_rows.shape[1])[None, :] < count[:, None])
-                head, tail = f"{setting}\t{v.query_lang}\t{v.corpus}\t", f"\t{vr.n_docs}\n"
+                head, docs = f"{setting}\t{v.query_lang}\t{v.corpus}\t", f"\t{vr.n_docs}\t"
+                rows = vr.query_rows[qi]
                 out.write("".join(
-                    f"{head}{q}\t{d}\t{g}\t{r}\t{_score(s)}\t{n}{tail}"
-                    for q, d, g, r, s, n in zip(q_ids[vr.query_rows[qi]], d_ids[vr.rel_rows[qi, ji]],
-                                                vr.rel_grades[qi, ji].tolist(), vr.rel_ranks[qi, ji].tolist(),
-                                                vr.rel_scores[qi, ji], vr.n_ranked[qi].tolist())))
+                    f"{head}{q}\t{d}\t{g}\t{r}\t{_score(s)}\t{n}{docs}{group}\n"
+                    for q, d, g, r, s, n, group in zip(q_ids[rows], d_ids[vr.rel_rows[qi, ji]],
+                                                       vr.rel_grades[qi, ji].tolist(), vr.rel_ranks[qi, ji].tolist(),
+                                                       vr.rel_scores[qi, ji], vr.n_ranked[qi].tolist(), groups[rows])))
 
 
 def _int(path: Path, n: int, key: str, value: str, low: int = 0) -> int:
@@ -90,8 +95,9 @@ def read_ranks(path: Path) -> list[dict]:
     rows, seen = [], set()
     lines = numbered_lines(path)
     header = next(lines, (1, ""))[1].split("\t")
-    if tuple(header) != RANKS_HEADER:
+    if tuple(header) not in (RANKS_HEADER, _UNGROUPED_HEADER):
         raise DataError(path, f"not a ranks file: header is not {'/'.join(RANKS_HEADER)}", line=1)
+    ungrouped = tuple(header) == _UNGROUPED_HEADER
     for n, line in lines:
         fields = line.split("\t")
         if len(fields) != len(header):
@@ -100,6 +106,8 @@ def read_ranks(path: Path) -> list[dict]:
         for key in ("grade", "rank", "n_ranked", "n_docs"):
             row[key] = _int(path, n, key, row[key])
         row["score"] = _float(path, n, "score", row["score"])
+        if ungrouped:
+            row["group"] = row["query_id"].split(":", 1)[-1]
         if not (row["rank"] <= row["n_ranked"] <= row["n_docs"]):
             raise DataError(path, "needs rank <= n_ranked <= n_docs", line=n)
         key = (row["setting"], row["corpus"], row["query_id"], row["doc_id"])
