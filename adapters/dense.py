@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from mlirbench.adapters._torch_utils import HFEncoderBase, import_optional
+from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional
 from mlirbench.errors import MlirbenchError
+from mlirbench.retrieval.arguments import Arg, adapter
 
 # Prompt names under which sentence-transformers models store their own prefixes, per role.
 _PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document", "corpus")}
 
 
+@adapter
 class DenseEncoder(HFEncoderBase):
     """A sentence-transformers bi-encoder; similarity is the inner product (cosine when normalised).
 
@@ -41,6 +43,12 @@ class DenseEncoder(HFEncoderBase):
     """
 
     name = "dense"
+    ARGUMENTS = (*HF_ARGUMENTS,
+                 Arg("query_prefix", str, "text put before every query [default: the model's prompt]", optional=True),
+                 Arg("passage_prefix", str, "text put before every passage [default: the model's prompt]",
+                     optional=True),
+                 Arg("tokenize_workers", int, "tokenizer processes (0: one helper thread)", low=0, neutral=True))
+    PACKAGES = (*HF_PACKAGES, "sentence-transformers")
 
     def __init__(
         self,
@@ -58,8 +66,6 @@ class DenseEncoder(HFEncoderBase):
         tokenize_workers: int = 0,
     ) -> None:
         st = import_optional("sentence_transformers", self.name)
-        if not isinstance(tokenize_workers, int) or tokenize_workers < 0:
-            raise MlirbenchError(f"{self.name}: tokenize_workers must be an integer >= 0, got {tokenize_workers!r}")
         super().__init__(
             model, revision=revision, normalize=normalize, device=device, dtype=dtype,
             batch_size=batch_size, show_progress=show_progress,

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from mlirbench.adapters._torch_utils import (
-    check_batch_size,
     check_role,
     dtype_name,
     encode_sorted,
@@ -32,6 +31,7 @@ from mlirbench.adapters._torch_utils import (
     resolve_dtype,
 )
 from mlirbench.errors import MlirbenchError
+from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Role
 
 DEFAULT_MODEL_DIR = Path("~/.cache/laser_encoders")
@@ -75,6 +75,7 @@ def _width(sentence_encoder: Any) -> int:
     return int(getattr(module, "output_units", None) or module.embed_tokens.embedding_dim)
 
 
+@adapter
 class Laser3Encoder:
     """LASER3 where nano-laser lists one for the text language, else LASER2 (language-agnostic).
 
@@ -87,6 +88,17 @@ class Laser3Encoder:
     """
 
     name = "laser3"
+    ARGUMENTS = (
+        Arg("model_dir", Path, "folder of the LASER files [default: ~/.cache/laser_encoders]", optional=True),
+        Arg("use_laser3", bool, "LASER3 where it has the language (false: LASER2 for all)"),
+        Arg("normalize", bool, "L2-normalise the embeddings (cosine similarity)"),
+        Arg("device", str, "nano-laser's devices", choices=("auto", "cpu", "cuda")),
+        Arg("dtype", str, "weights' precision (nano-laser has no bf16)", choices=("auto", "fp32", "fp16")),
+        Arg("batch_size", int, "sentences per batch", low=1),
+        Arg("show_progress", bool, "progress bars", neutral=True),
+        Arg("trust_checkpoints", bool, "unpickle checkpoints torch refuses (trusted files only)", neutral=True),
+    )
+    PACKAGES = ("torch", "nano-laser", "sentencepiece")
 
     def __init__(
         self,
@@ -111,12 +123,8 @@ class Laser3Encoder:
         self.normalize = normalize
         # nano-laser moves models with .cuda() and has no mps path
         self.device = resolve_device(device, self.name, allow_mps=False)
-        if self.device not in ("cpu", "cuda"):
-            raise MlirbenchError(f"{self.name}: device must be auto, cpu or cuda (nano-laser's choices), got {device!r}")
         self.dtype = resolve_dtype(dtype, self.device, self.name)
-        if self.dtype == self.torch.bfloat16:
-            raise MlirbenchError(f"{self.name}: dtype bf16 is not supported by nano-laser (use fp32 or fp16)")
-        self.batch_size = check_batch_size(batch_size, self.name)
+        self.batch_size = batch_size
         self.show_progress = show_progress
         self.trust_checkpoints = trust_checkpoints
         self._check_files("laser2", None)  # every language may fall back on it: fail before any work

@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from mlirbench.adapters._torch_utils import HFEncoderBase, import_optional
+from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional
 from mlirbench.errors import MlirbenchError
+from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Role
 
 
+@adapter
 class MBartEncoder(HFEncoderBase):
     """mBART encoder + mean pooling; the language code of each call's ``lang`` is set as ``src_lang``.
 
@@ -26,6 +28,11 @@ class MBartEncoder(HFEncoderBase):
     """
 
     name = "mbart"
+    ARGUMENTS = (*HF_ARGUMENTS,
+                 Arg("query_prefix", str, "text put before every query"),
+                 Arg("passage_prefix", str, "text put before every passage"),
+                 Arg("lang_codes", dict, "language -> mBART code, for languages without one", optional=True))
+    PACKAGES = (*HF_PACKAGES, "sentencepiece")
 
     def __init__(
         self,

@@ -10,15 +10,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Role
 
 
+@adapter
 class RandomEncoder:
     name = "random"
+    ARGUMENTS = (Arg("dim", int, "embedding size", low=1), Arg("seed", int, "seed of every text's vector"))
+    PACKAGES = ()
 
     def __init__(self, dim: int = 64, seed: int = 0) -> None:
-        self.dim = int(dim)
-        self.seed = int(seed)
+        self.dim = dim
+        self.seed = seed
 
     def encode(self, texts: Sequence[str], *, role: Role, lang: str) -> np.ndarray:
         """Role and language are ignored: the baseline knows nothing about either."""

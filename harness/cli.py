@@ -16,18 +16,16 @@ if TYPE_CHECKING:
     from mlirbench.retrieval.faiss_search import SearchConfig
 
 
-def _parse_kv(values: tuple[str, ...]) -> dict:
-    """``key=value`` pairs; values are read as JSON where they parse (numbers, booleans)."""
-    import json
-    out = {}
+def _parse_kv(values: tuple[str, ...]) -> dict[str, str]:
+    """``key=value`` pairs, values as typed: the adapter's declaration parses and checks them."""
+    out: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            raise click.BadParameter(f"-a: expected key=value, got {item!r}")
+        if key in out:
+            raise click.BadParameter(f"-a: {key} is given twice")
+        out[key] = value
     return out
 
 

@@ -5,15 +5,21 @@ pyserini, torch) matters only for the adapter that needs it (as in lm-evaluation
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
-import inspect
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlirbench.errors import MlirbenchError
 from mlirbench.names import unknown
+from mlirbench.retrieval.arguments import check_arguments, declared, defaults, neutral_names
 from mlirbench.retrieval.protocols import Encoder, Searcher
+
+_SAFE_SUFFIX = re.compile(r"[A-Za-z0-9._=,+-]*")  # a record folder name without quoting or surprises
+_SUFFIX_MAX = 48
 
 
 @dataclass(frozen=True)
@@ -53,23 +59,55 @@ TASKS: dict[str, Entry] = {
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A parsed --model value: registry name plus adapter keyword arguments."""
+    """A parsed --model value: registry name plus adapter keyword arguments (checked, typed)."""
 
     name: str
     kwargs: dict[str, Any]
 
     @property
+    def adapter(self) -> Any:
+        """The adapter class (imported on first use): its argument declaration and packages."""
+        return MODELS[self.name].load()
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Distributions whose versions can change this model's scores (provenance, up-to-date key)."""
+        return tuple(self.adapter.PACKAGES)
+
+    @property
+    def result_arguments(self) -> dict[str, Any]:
+        """The arguments that make this model differ from the default one: given, not result-neutral,
+        and not equal to the constructor's default (``-a k1=0.9`` is the default BM25)."""
+        neutral, default = neutral_names(self.adapter), defaults(self.adapter)
+        return {k: v for k, v in sorted(self.kwargs.items())
+                if k not in neutral and (k not in default or default[k] != v)}
+
+    @property
     def slug(self) -> str:
-        """Folder name under results/: the registry name, plus the model argument if any."""
+        """Folder name under results/: the registry name, plus the model argument if any, plus
+        ``@key=value,...`` for the other result-changing arguments (``bm25@k1=1.2``), so that runs
+        with distinct arguments never overwrite each other's record; ``@args-<sha256[:10]>`` where
+        the values would not make a short, safe folder name."""
         model = self.kwargs.get("model")
-        if model is None:
-            return self.name
-        tail = Path(str(model)).name if Path(str(model)).exists() else str(model)
-        return f"{self.name}--{tail.replace('/', '__')}"
+        slug = self.name
+        if model is not None:
+            tail = Path(str(model)).name if Path(str(model)).exists() else str(model)
+            slug = f"{self.name}--{tail.replace('/', '__')}"
+        args = {k: v for k, v in self.result_arguments.items() if k != "model"}
+        if not args:
+            return slug
+        suffix = ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in args.items())
+        if len(suffix) > _SUFFIX_MAX or not _SAFE_SUFFIX.fullmatch(suffix):
+            digest = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:10]
+            suffix = f"args-{digest}"
+        return f"{slug}@{suffix}"
 
 
 def parse_model(value: str, extra: dict[str, Any] | None = None) -> ModelSpec:
-    """``NAME``, ``NAME:MODEL`` (hub id or folder) or a folder holding a sentence-transformers model."""
+    """``NAME``, ``NAME:MODEL`` (hub id or folder) or a folder holding a sentence-transformers model;
+    the arguments are checked against the adapter's declaration here, before any work starts."""
+    if not value.strip():
+        raise MlirbenchError("--model is empty; give a name (see `mlirbench ls`), NAME:MODEL or a model folder")
     kwargs = dict(extra or {})
     name, sep, model = value.partition(":")
     if name not in MODELS and Path(value).is_dir():
@@ -77,25 +115,22 @@ def parse_model(value: str, extra: dict[str, Any] | None = None) -> ModelSpec:
     if name not in MODELS:
         raise unknown("model", name, MODELS)
     if sep:
+        if "model" in kwargs:
+            raise MlirbenchError(f"model {name}: the model is given twice ({value!r} and -a model=...)")
         kwargs["model"] = model
-    return ModelSpec(name, kwargs)
+    return ModelSpec(name, check_arguments(name, MODELS[name].load(), kwargs))
 
 
 def build_model(spec: ModelSpec, progress: bool = True) -> Encoder | Searcher:
     """Instantiate the adapter and check it against the Encoder / Searcher protocol, once: everything
     downstream dispatches on that. ``progress=False`` silences its own bars where it has any.
 
-    Arguments that do not fit the adapter's signature are the user's error; a TypeError raised inside
-    the adapter is a bug and propagates as one."""
-    factory = MODELS[spec.name].load()
-    kwargs = dict(spec.kwargs)
-    signature = inspect.signature(factory)
-    if not progress and "show_progress" in signature.parameters:
+    Arguments that do not fit the adapter's declaration are the user's error; a TypeError raised
+    inside the adapter is a bug and propagates as one."""
+    factory = spec.adapter
+    kwargs = check_arguments(spec.name, factory, spec.kwargs)
+    if not progress and "show_progress" in declared(factory):
         kwargs.setdefault("show_progress", False)
-    try:
-        signature.bind(**kwargs)
-    except TypeError as exc:  # unknown or missing adapter argument
-        raise MlirbenchError(f"model {spec.name}: {exc}") from None
     model = factory(**kwargs)
     if not isinstance(model, (Encoder, Searcher)):
         raise TypeError(f"model {spec.name}: {type(model).__name__} implements neither the Encoder nor the Searcher protocol")

@@ -184,6 +184,18 @@ def test_thai_without_pythainlp_falls_back_with_warning(tmp_path: Path, monkeypa
     assert s.search(queries(("th", "แมวนอน"))).toarray()[0].argmax() == 1  # th-1 (bigrams or ThaiAnalyzer)
 
 
+def test_long_queries_are_searched(searcher: BM25Searcher, tmp_path: Path) -> None:
+    """A question of more than Lucene's default 1,024 clauses (one per distinct term) is searched,
+    in the full ranking and in the top-k path of streamed indexes, instead of raising TooManyClauses."""
+    long = " ".join(f"word{i}" for i in range(3000)) + " lazy dog"
+    m = searcher.search(queries(("en", long), ("de", long))).toarray()
+    assert m[0].argmax() == col("en-0")
+    streamed = BM25Searcher(index_root=str(tmp_path), show_progress=False)
+    streamed.index_corpus(_CountingCorpus([d for d in DOCS if d[1] == "en"]), "en")
+    ids, _ = streamed.search_top(queries(("en", long)), k=2)
+    assert ids[0][0] == "en-0"
+
+
 def test_greek_and_vietnamese(searcher: BM25Searcher) -> None:
     m = searcher.search(queries(("el", "πρωτεύουσα Ελλάδα"), ("vi", "thủ đô Việt Nam"))).toarray()
     assert m[0].argmax() == col("el-0")

@@ -234,9 +234,9 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
         assert invoke(args + extra, capsys)[0] == 0
         return bool(evaluated)
 
-    assert recomputed(["-a", "seed=1"])  # another model argument
-    assert recomputed([])  # back to seed 0: the record is now seed 1's
-    assert not recomputed([])
+    assert recomputed(["-a", "seed=1"])  # another model argument: a record of its own
+    assert (tmp_path / "res" / "random@seed=1" / path.name).is_file() and path.read_bytes() == first
+    assert not recomputed([])  # the default record is still there
     path.with_name(f"{path.stem}.ranks.tsv.gz").write_bytes(b"damaged")
     assert recomputed([]) and not recomputed([])
     monkeypatch.setattr(runner, "code_sha256", lambda: "other code")

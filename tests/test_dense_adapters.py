@@ -160,8 +160,8 @@ def test_dense_tokenizer_processes_give_identical_embeddings(dense_dir: pathlib.
     for role in ("query", "passage"):
         np.testing.assert_array_equal(workers.encode(texts, role=role, lang="x"), plain.encode(texts, role=role, lang="x"))
     assert workers.metadata()["arguments"]["tokenize_workers"] == 2
-    assert model_identity(workers.metadata()) == model_identity(plain.metadata())  # same cache entries
-    with pytest.raises(MlirbenchError, match="tokenize_workers must be an integer >= 0"):
+    assert model_identity(workers) == model_identity(plain)  # same cache entries
+    with pytest.raises(MlirbenchError, match="tokenize_workers: expected an integer >= 0"):
         DenseEncoder(str(dense_dir), device="cpu", tokenize_workers=-1)
 
 

@@ -151,8 +151,8 @@ def test_changed_corpus_is_not_reused(tmp_path: Path) -> None:
     _, stats = encode_corpus(enc, _AsLang(other, "de"), "en", shard_size=50, root=tmp_path, progress=False)
     assert stats["shards_reused"] == 0 and stats["shards_encoded"] == 5
     reseeded = SyntheticCorpus(("en",), size=203, words=12, seed=1)
-    assert shard_root("random", enc.metadata(), CORPUS, "en", 50, "float32") != \
-        shard_root("random", enc.metadata(), reseeded, "en", 50, "float32")
+    assert shard_root(enc, CORPUS, "en", 50, "float32") != \
+        shard_root(enc, reseeded, "en", 50, "float32")
 
 
 class _AsLang:

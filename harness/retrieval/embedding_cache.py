@@ -2,8 +2,9 @@
 
 One entry per ``encode`` call (the harness encodes one language of one role per call), keyed by
 sha256 of: the adapter's metadata (name, revision or weights hash, max length, prefixes, dtype,
-device, arguments), the role, the language and the texts. Entries are ``.npy`` files written
-atomically, so a run killed mid-way resumes from the languages already encoded.
+device, arguments but the result-neutral ones its adapter declares), the role, the language and
+the texts. Entries are ``.npy`` files written atomically, so a run killed mid-way resumes from the
+languages already encoded.
 """
 from __future__ import annotations
 
@@ -12,23 +13,26 @@ import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mlirbench._io.atomic import atomic_path
 from mlirbench._io.cache import cache_root
-
-_VOLATILE = {"show_progress", "tokenize_workers"}  # metadata keys that do not change the embeddings
+from mlirbench.retrieval.arguments import neutral_names
 
 
 def embeddings_root() -> Path:
     return cache_root() / "embeddings"
 
 
-def model_identity(metadata: dict) -> str:
-    kept = {k: v for k, v in metadata.items() if k not in _VOLATILE}
+def model_identity(model: Any) -> str:
+    """The model's metadata without the arguments its adapter declares result-neutral (at the top
+    level or under ``arguments``): two models with the same identity give the same embeddings."""
+    neutral = neutral_names(type(model))
+    kept = {k: v for k, v in model.metadata().items() if k not in neutral}
     if isinstance(kept.get("arguments"), dict):
-        kept["arguments"] = {k: v for k, v in kept["arguments"].items() if k not in _VOLATILE}
+        kept["arguments"] = {k: v for k, v in kept["arguments"].items() if k not in neutral}
     return json.dumps(kept, sort_keys=True, default=str)
 
 
@@ -39,7 +43,7 @@ class CachedEncoder:
         self.encoder = encoder
         self.name = encoder.name
         self.root = (root or embeddings_root()) / _safe(encoder.name)
-        self._identity = model_identity(encoder.metadata())
+        self._identity = model_identity(encoder)
         self.hits = 0
         self.misses = 0
 

@@ -35,6 +35,7 @@ from mlirbench._io.hashing import sha256_file
 from mlirbench.data.corpus import Corpus
 from mlirbench.errors import MlirbenchError
 from mlirbench.retrieval.embedding_cache import _safe, model_identity
+from mlirbench.retrieval.protocols import Encoder
 
 DTYPES = ("float32", "float16")
 
@@ -76,11 +77,10 @@ def _name(index: int, suffix: str) -> str:
     return f"shard-{index:05d}.{suffix}"
 
 
-def shard_root(encoder_name: str, metadata: dict, corpus: Corpus, lang: str, shard_size: int,
-               dtype: str) -> Path:
-    key = json.dumps([model_identity(metadata), corpus.fingerprint(lang), lang, shard_size, dtype])
+def shard_root(encoder: Encoder, corpus: Corpus, lang: str, shard_size: int, dtype: str) -> Path:
+    key = json.dumps([model_identity(encoder), corpus.fingerprint(lang), lang, shard_size, dtype])
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return cache_root() / "shards" / _safe(encoder_name) / f"{lang}-{digest}"
+    return cache_root() / "shards" / _safe(encoder.name) / f"{lang}-{digest}"
 
 
 def write_shard(root: Path, job: Job, encoder, lang: str, dtype: str, encode_batch: int,
@@ -171,7 +171,7 @@ def encode_corpus(encoder, corpus: Corpus, lang: str, *, shard_size: int = 100_0
     stats (shards encoded / reused, seconds, docs per second of the encoded part)."""
     if shard_size < 1 or encode_batch < 1:
         raise MlirbenchError(f"shard_size and encode_batch must be >= 1, got {shard_size}, {encode_batch}")
-    root = root or shard_root(encoder.name, encoder.metadata(), corpus, lang, shard_size, dtype)
+    root = root or shard_root(encoder, corpus, lang, shard_size, dtype)
     if fresh and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
