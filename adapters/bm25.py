@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
+from mlirbench._io.cache import cache_dir, refreshing
 from mlirbench.adapters.lucene_analyzers import analyzer_for, preprocessor_for, stopword_count
 from mlirbench.adapters.lucene_jvm import anserini_jar, java_version, jvm_options, start_jvm
 from mlirbench.adapters.query_stopwords import QueryStopwords
@@ -57,8 +58,7 @@ class _LangIndex:
 
 
 def default_index_root() -> Path:
-    from mlirbench._io.cache import cache_root
-    return cache_root() / "bm25-indexes"
+    return cache_dir("bm25-indexes")
 
 
 @adapter
@@ -115,7 +115,7 @@ class BM25Searcher:
             for r in rows:
                 h.update(json.dumps([docs.ids[r], docs.texts[r]], ensure_ascii=False).encode())
             path = self.index_root / f"{lang}-{h.hexdigest()[:24]}"
-            if not path.is_dir():
+            if refreshing() or not path.is_dir():
                 self._build(jnius, path, analyzer, ((docs.ids[r], docs.texts[r]) for r in rows), len(rows), prepare)
                 self.built.append(lang)
             column_of = {docs.ids[r]: r for r in rows}
@@ -130,7 +130,7 @@ class BM25Searcher:
         key = hashlib.sha256(json.dumps([*header, "stream", corpus.fingerprint(lang)]).encode()).hexdigest()[:24]
         path = self.index_root / f"{lang}-stream-{key}"
         count = corpus.count(lang)
-        if not path.is_dir():
+        if refreshing() or not path.is_dir():
             docs = (pair for ids, texts in corpus.batches(lang, batch_size) for pair in zip(ids, texts))
             self._build(jnius, path, analyzer, docs, count, prepare)
             self.built.append(lang)
@@ -201,6 +201,10 @@ class BM25Searcher:
             if n != total:
                 raise MlirbenchError(f"bm25: the corpus yielded {n} docs, expected {total}; index not kept")
             (tmp / "mlirbench-index.json").write_text(json.dumps({"n_docs": n}))
+            if path.is_dir():  # refreshing (--no-cache): the new build replaces the cached one
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.rename(path, old)
+                shutil.rmtree(old, ignore_errors=True)
             try:
                 os.rename(tmp, path)
             except OSError:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from mlirbench._io.cache import CACHES
 from mlirbench.errors import MlirbenchError
 
 if TYPE_CHECKING:
@@ -143,26 +144,28 @@ def leaderboard_cmd(results: Path, output: Path, reference: str | None) -> None:
 
 @cli.group("cache")
 def cache_group() -> None:
-    """Inspect or clear the embedding cache ($MLIRBENCH_CACHE/embeddings)."""
+    """Inspect or clear the caches under $MLIRBENCH_CACHE: embeddings, BM25 indexes, shards, converted models."""
 
 
 @cache_group.command("info")
-def cache_info_cmd() -> None:
-    """Where the cache is, and its entries and size per model."""
-    from mlirbench.retrieval.embedding_cache import embeddings_root
-    root = embeddings_root()
-    click.echo(f"embedding cache: {root}")
-    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
-        files = list(folder.rglob("*.npy"))
-        click.echo(f"  {folder.name:<24} {len(files):>5} entries {sum(f.stat().st_size for f in files) / 1e6:9.1f} MB")
+@click.option("--model", default=None, help="Only this model's embeddings and shards (e.g. use-m3).")
+def cache_info_cmd(model: str | None) -> None:
+    """Where each cache is, its files and its size."""
+    from mlirbench._io.cache import cache_root, usage
+    click.echo(f"cache root: {cache_root()}")
+    for kind, folder, files, size in usage(model=model):
+        click.echo(f"  {kind:<13} {files:>7} files {size / 1e6:10.1f} MB  {CACHES[kind]} ({folder})")
 
 
 @cache_group.command("clear")
-@click.option("--model", default=None, help="Only this adapter's entries (e.g. use-m3).")
-def cache_clear_cmd(model: str | None) -> None:
-    """Delete cached embeddings."""
-    from mlirbench.retrieval.embedding_cache import clear
-    click.echo(f"removed {clear(model)} cached embedding files")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(list(CACHES)),
+              help="Only this cache (repeatable) [default: all].")
+@click.option("--model", default=None, help="Only this model's embeddings and shards (e.g. use-m3).")
+def cache_clear_cmd(kinds: tuple[str, ...], model: str | None) -> None:
+    """Delete cached results (never the downloaded data): they are computed again when needed."""
+    from mlirbench._io.cache import clear
+    removed = clear(kinds or CACHES, model)
+    click.echo("removed " + ", ".join(f"{n} {kind} files" for kind, n in removed.items()))
 
 
 @cli.command("regress")

@@ -12,8 +12,11 @@ is empty), the passage as pyserini's MIRACL indexes and mDPR see it (title first
 Ids are prefixed with the language (``en:123#4``): MIRACL doc ids are per-language Wikipedia ids.
 
 The corpus is never loaded: ``load`` reads it once as a stream to validate every line, count the
-docs and check that the qrels name only docs that exist (for English, 33M lines: minutes, and
-small next to encoding it); retrieval streams it again (``corpus.py``).
+docs, refuse a doc id given twice (within a file or across docs-N files), check that the qrels
+name only docs that exist and take the sha256 of its content (for English, 33M lines: minutes, and
+small next to encoding it); retrieval streams it again (``corpus.py``). That content hash is the
+corpus's fingerprint, which keys the BM25 indexes and dense shards and is recorded in the source,
+so a file whose content changes (even keeping its name and size) is never served from a cache.
 
 Pinned by content: ``miracl-v1.0.json`` (written by ``scripts/miracl_manifest.py`` from the
 published ir_datasets package) holds the md5 of every v1.0 file and the doc, query and judgment
@@ -25,12 +28,16 @@ data (``published_v1_0``) and, if not, why (``differs``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
+from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from mlirbench._io.cache import cache_root, offline
 from mlirbench._io.hashing import md5_file, sha256_file
@@ -137,6 +144,7 @@ class MiraclCorpus:
 
     files: dict[str, list[Path]]
     counts: dict[str, int]
+    sha256: dict[str, str] = field(default_factory=dict)  # per language: of the docs' ids and texts
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -166,7 +174,33 @@ class MiraclCorpus:
             yield ids, texts
 
     def fingerprint(self, lang: str) -> str:
-        return json.dumps(["miracl-v1.0", TEXT_JOIN, [(p.name, p.stat().st_size) for p in self.files[lang]]])
+        return json.dumps(["miracl-v1.0", TEXT_JOIN, self.sha256[lang]])
+
+    def scan(self, lang: str, judged: dict[str, int]) -> tuple[int, str]:
+        """One pass over the docs of ``lang``: (count, sha256 of ids and texts); removes every doc
+        found from ``judged`` and refuses a doc id given twice, naming both places."""
+        digest = hashlib.sha256()
+        keys = array("q")  # the id's hash: 8 bytes per doc, not a set of 33M strings
+        for _, _, docid, text in self.docs(lang):
+            digest.update(f"{docid}\0{text}\0".encode())
+            keys.append(hash(docid))
+            judged.pop(docid, None)
+        ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
+        if len(ordered) and (ordered[1:] == ordered[:-1]).any():
+            self._refuse_duplicate(lang, set(ordered[1:][ordered[1:] == ordered[:-1]].tolist()))
+        return len(keys), digest.hexdigest()
+
+    def _refuse_duplicate(self, lang: str, suspects: set[int]) -> None:
+        """Second pass over the docs whose id hash is not unique: the first id seen twice is an error
+        (equal hashes of distinct ids are let through)."""
+        first: dict[str, tuple[Path, int]] = {}
+        for path, n, docid, _ in self.docs(lang):
+            if hash(docid) in suspects:
+                if docid in first:
+                    where = first[docid]
+                    raise DataError(path, f"duplicate doc id {docid.split(':', 1)[1]!r} (first at "
+                                          f"{where[0].name}:{where[1]})", line=n)
+                first[docid] = (path, n)
 
 
 class MiraclTask:
@@ -198,17 +232,14 @@ class MiraclTask:
         files: dict[str, list[Path]] = {}
         counts: dict[str, int] = {}
         hashes: dict[str, dict] = {}
+        sha256: dict[str, str] = {}
         for lang in chosen:
             topics = _read_topics(topics_path(root, lang, self.split), lang)
             judged = _read_qrels(qrels_path(root, lang, self.split), lang, topics, qrels)
             files[lang] = corpus_files(root, lang)
             if not files[lang]:
                 raise DataError(corpus_dir(root, lang), "no docs-<n>.jsonl.gz files")
-            corpus = MiraclCorpus({lang: files[lang]}, {})
-            seen = 0
-            for _, _, docid, _ in corpus.docs(lang):
-                seen += 1
-                judged.pop(docid, None)
+            seen, sha256[lang] = MiraclCorpus({lang: files[lang]}, {}).scan(lang, judged)
             if judged:
                 docid, line = next(iter(judged.items()))
                 raise DataError(qrels_path(root, lang, self.split),
@@ -226,6 +257,7 @@ class MiraclTask:
             hashes[lang] = {"topics_sha256": sha256_file(topics_path(root, lang, self.split)),
                             "qrels_sha256": sha256_file(qrels_path(root, lang, self.split)),
                             "corpus_files": [[p.name, p.stat().st_size] for p in files[lang]],
+                            "corpus_sha256": sha256[lang],
                             "docs": seen, "queries": len(topics), "judgments": judgments,
                             "published_v1_0": not differs, "differs": differs}
         source = {"task": meta.name, "split": self.split, "root": str(root), "doc_text": TEXT_JOIN,
@@ -237,7 +269,7 @@ class MiraclTask:
             queries=TextTable(q_ids, q_langs, q_texts),
             query_groups=list(q_ids),  # MIRACL queries are not parallel across languages
             qrels=qrels,
-            corpus=MiraclCorpus(files, counts),
+            corpus=MiraclCorpus(files, counts, sha256),
             source=source,
         )
 

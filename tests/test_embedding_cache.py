@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 from lareqa_fixture import write_dataset
 
+from mlirbench._io.cache import CACHES, cache_dir, clear
 from mlirbench.adapters.random_encoder import RandomEncoder
 from mlirbench.cli import main
-from mlirbench.retrieval.embedding_cache import CachedEncoder, clear, embeddings_root
+from mlirbench.retrieval.embedding_cache import CachedEncoder, embeddings_root
 
 
 class Counting(RandomEncoder):
@@ -62,4 +63,19 @@ def test_rerun_encodes_nothing_and_clear(tmp_path: Path, monkeypatch) -> None:
     assert second["views"] == first["views"]
     main(args + ["--no-cache"])
     assert json.loads(path.read_text())["provenance"]["embedding_cache"] is None
-    assert clear("random") == 8 and not (embeddings_root() / "random").exists()
+    assert clear(model="random")["embeddings"] == 8 and not (embeddings_root() / "random").exists()
+
+
+def test_cache_info_and_clear_cover_every_cache_but_the_data(tmp_path: Path, monkeypatch, capsys) -> None:
+    from test_cli import invoke
+    monkeypatch.setenv("MLIRBENCH_CACHE", str(tmp_path / "cache"))
+    for kind in (*CACHES, "data"):
+        (cache_dir(kind) if kind != "data" else tmp_path / "cache" / "data").mkdir(parents=True)
+        ((cache_dir(kind) if kind != "data" else tmp_path / "cache" / "data") / "entry").write_bytes(b"x" * 10)
+    code, out, _ = invoke(["cache", "info"], capsys)
+    assert code == 0 and all(f"  {kind} " in out for kind in ("embeddings", "bm25-indexes", "shards", "models"))
+    assert invoke(["cache", "clear", "--kind", "shards"], capsys)[:2] == (0, "removed 1 shards files\n")
+    assert not cache_dir("shards").exists() and cache_dir("bm25-indexes").exists()
+    code, out, _ = invoke(["cache", "clear"], capsys)
+    assert code == 0 and "1 bm25-indexes files" in out and "1 models files" in out
+    assert not any(cache_dir(kind).exists() for kind in CACHES) and (tmp_path / "cache" / "data" / "entry").is_file()

@@ -287,6 +287,12 @@ def _corrupt(root: Path, kind: str) -> tuple[Path, str, int | None]:
         with gzip.open(corpus, "wt", encoding="utf-8") as fh:
             fh.writelines(lines)
         return corpus, "malformed JSON", 5
+    if kind in ("duplicate id in a file", "duplicate id across files"):
+        docs = [json.loads(line) for line in gzip.open(corpus, "rt", encoding="utf-8")]
+        twin = dict(docs[2], text="another passage") if kind == "duplicate id in a file" else docs_of("de")[0]
+        with gzip.open(corpus, "wt", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(d) + "\n" for d in [*docs, twin])
+        return corpus, f"duplicate doc id {twin['docid']!r} (first at docs-{1 if kind.endswith('a file') else 0}.jsonl.gz:", 16
     if kind == "corpus field":
         with gzip.open(corpus, "wt", encoding="utf-8") as fh:
             fh.write(json.dumps({"docid": "1#1", "title": "t"}) + "\n")
@@ -295,7 +301,8 @@ def _corrupt(root: Path, kind: str) -> tuple[Path, str, int | None]:
 
 
 @pytest.mark.parametrize("kind", ["absent doc", "qrels fields", "qrels grade", "unknown query", "topics tab",
-                                  "corpus json", "corpus field"])
+                                  "corpus json", "corpus field", "duplicate id in a file",
+                                  "duplicate id across files"])
 def test_bad_data_is_one_line_with_file_and_line(tmp_path: Path, kind: str) -> None:
     root = write_miracl(tmp_path / "m", langs=("en", "de"))
     path, problem, line = _corrupt(root, kind)
@@ -303,6 +310,38 @@ def test_bad_data_is_one_line_with_file_and_line(tmp_path: Path, kind: str) -> N
         miracl().load(root)
     message = str(info.value)
     assert message.startswith(f"{path}:{line}: ") and problem in message and "\n" not in message
+
+
+def _gzip_docs(docs: list[dict]) -> bytes:
+    return gzip.compress("".join(json.dumps(d) + "\n" for d in docs).encode(), mtime=0)
+
+
+def _same_size_edit(path: Path) -> bytes:
+    """Bytes of ``path`` with one letter of a passage changed and the same gzipped size."""
+    docs = [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
+    size = len(_gzip_docs(docs))
+    text = docs[0]["text"]
+    for i in range(len(text)):
+        for letter in "aeiou":
+            if text[i] != letter and len(blob := _gzip_docs([dict(docs[0], text=text[:i] + letter + text[i + 1:]),
+                                                              *docs[1:]])) == size:
+                return blob
+    raise AssertionError("no same-size edit found")
+
+
+def test_corpus_content_keys_the_caches(tmp_path: Path) -> None:
+    """A corpus file whose content changes but whose name and size do not gets another fingerprint
+    (BM25 index and shard key) and another recorded source (up-to-date key)."""
+    root = write_miracl(tmp_path / "m", langs=("en",))
+    path = root / "miracl-corpus-v1.0-en" / "docs-1.jsonl.gz"
+    edited = _same_size_edit(path)
+    path.write_bytes(_gzip_docs([json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]))
+    before = miracl().load(root)
+    path.write_bytes(edited)
+    after = miracl().load(root)
+    assert before.source["languages"]["en"]["corpus_files"] == after.source["languages"]["en"]["corpus_files"]
+    assert before.corpus.fingerprint("en") != after.corpus.fingerprint("en")
+    assert before.source != after.source
 
 
 def test_topk_path_equals_full_path_for_dense(data: Path) -> None:

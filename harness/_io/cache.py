@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -10,9 +14,77 @@ from platformdirs import user_cache_dir
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Every cache of computed results, as folders under the cache root (`mlirbench cache info / clear`);
+# "data" (pinned downloads, checked by content) and "locks" are not caches of results.
+CACHES = {
+    "embeddings": "embeddings of texts, per model",
+    "bm25-indexes": "Lucene indexes, per language and content",
+    "shards": "encoded corpus shards of top-k runs, per model",
+    "models": "model folders converted from other formats",
+}
+_REFRESH: ContextVar[bool] = ContextVar("mlirbench_refresh", default=False)
+
+
 def cache_root() -> Path:
     """Root of mlirbench's caches ($MLIRBENCH_CACHE or the platform's user cache folder)."""
     return Path(os.environ.get("MLIRBENCH_CACHE") or user_cache_dir("mlirbench"))
+
+
+def cache_dir(kind: str) -> Path:
+    """The folder of one of ``CACHES``."""
+    if kind not in CACHES:
+        raise KeyError(f"unknown cache {kind!r}")
+    return cache_root() / kind
+
+
+@contextmanager
+def refreshed(on: bool = True) -> Iterator[None]:
+    """While on (``--no-cache``), caches consulted through ``refreshing`` are rebuilt, never reused."""
+    token = _REFRESH.set(on)
+    try:
+        yield
+    finally:
+        _REFRESH.reset(token)
+
+
+def refreshing() -> bool:
+    return _REFRESH.get()
+
+
+def safe_name(name: str) -> str:
+    """A model name as a folder name (the per-model folders of the embedding and shard caches)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _targets(kinds: Iterable[str], model: str | None) -> list[tuple[str, Path]]:
+    """(kind, folder) to inspect or clear: every cache, or a model's folder in the per-model ones."""
+    out = []
+    for kind in kinds:
+        folder = cache_dir(kind)
+        if model is None:
+            out.append((kind, folder))
+        elif kind in ("embeddings", "shards"):
+            out.append((kind, folder / safe_name(model)))
+    return out
+
+
+def usage(kinds: Iterable[str] = CACHES, model: str | None = None) -> list[tuple[str, Path, int, int]]:
+    """(kind, folder, files, bytes) of each cache."""
+    out = []
+    for kind, folder in _targets(kinds, model):
+        files = [f for f in folder.rglob("*") if f.is_file()] if folder.is_dir() else []
+        out.append((kind, folder, len(files), sum(f.stat().st_size for f in files)))
+    return out
+
+
+def clear(kinds: Iterable[str] = CACHES, model: str | None = None) -> dict[str, int]:
+    """Delete caches (with ``model``: that model's embeddings and shards only); files removed per kind."""
+    removed = {}
+    for kind, folder, files, _ in usage(kinds, model):
+        if folder.exists():
+            shutil.rmtree(folder)
+        removed[kind] = files
+    return removed
 
 
 def offline() -> bool:

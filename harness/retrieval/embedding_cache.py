@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from mlirbench._io.atomic import atomic_path
-from mlirbench._io.cache import cache_root
+from mlirbench._io.cache import cache_dir, safe_name
 from mlirbench.retrieval.arguments import neutral_names
 
 
 def embeddings_root() -> Path:
-    return cache_root() / "embeddings"
+    return cache_dir("embeddings")
 
 
 def model_identity(model: Any) -> str:
@@ -42,7 +41,7 @@ class CachedEncoder:
     def __init__(self, encoder, root: Path | None = None) -> None:
         self.encoder = encoder
         self.name = encoder.name
-        self.root = (root or embeddings_root()) / _safe(encoder.name)
+        self.root = (root or embeddings_root()) / safe_name(encoder.name)
         self._identity = model_identity(encoder)
         self.hits = 0
         self.misses = 0
@@ -79,17 +78,3 @@ class CachedEncoder:
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "root": str(self.root)}
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def clear(model: str | None = None) -> int:
-    """Delete the cache (of one adapter name, or all); returns the number of entries removed."""
-    root = embeddings_root() / _safe(model) if model else embeddings_root()
-    if not root.exists():
-        return 0
-    count = sum(1 for _ in root.rglob("*.npy"))
-    shutil.rmtree(root)
-    return count

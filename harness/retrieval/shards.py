@@ -30,11 +30,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mlirbench._io.atomic import atomic_path, sweep_orphans, write_json
-from mlirbench._io.cache import cache_root
+from mlirbench._io.cache import cache_dir, safe_name
 from mlirbench._io.hashing import sha256_file
 from mlirbench.data.corpus import Corpus
 from mlirbench.errors import MlirbenchError
-from mlirbench.retrieval.embedding_cache import _safe, model_identity
+from mlirbench.retrieval.embedding_cache import model_identity
 from mlirbench.retrieval.protocols import Encoder
 
 DTYPES = ("float32", "float16")
@@ -80,7 +80,7 @@ def _name(index: int, suffix: str) -> str:
 def shard_root(encoder: Encoder, corpus: Corpus, lang: str, shard_size: int, dtype: str) -> Path:
     key = json.dumps([model_identity(encoder), corpus.fingerprint(lang), lang, shard_size, dtype])
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return cache_root() / "shards" / _safe(encoder.name) / f"{lang}-{digest}"
+    return cache_dir("shards") / safe_name(encoder.name) / f"{lang}-{digest}"
 
 
 def write_shard(root: Path, job: Job, encoder, lang: str, dtype: str, encode_batch: int,
