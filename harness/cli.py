@@ -111,11 +111,11 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
                          ray_address=ray_address)
     path = run(spec, task, data_dir=data_dir, langs=_langs(langs), output=output, progress=not quiet,
                cache=not no_cache, argv=sys.argv, scale=scale)
-    from mlirbench.records.record import load_record
-    agg = load_record(path)["aggregate"]
-    for setting in ("mono", "cross", "multi"):
-        scores = agg.get(setting, {})
-        shown = "  ".join(f"{m}={v:.4f}" for m, v in scores.items() if isinstance(v, float))
+    from mlirbench.records.record import load_record, score, settings
+    record = load_record(path)
+    for setting in settings(record):
+        values = {m: score(record, setting, m) for m in record["aggregate"][setting] if m != "n_views"}
+        shown = "  ".join(f"{m}={v:.4f}" for m, v in values.items() if v is not None)
         click.echo(f"{setting:>5}: {shown}")
     click.echo(f"wrote {path}")
 
@@ -138,8 +138,9 @@ def ls_cmd() -> None:
 @click.option("--reference", default=None, help="Model the significance markers compare with [default: bm25 where present].")
 def leaderboard_cmd(results: Path, output: Path, reference: str | None) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
+    from mlirbench.registry import task_metadata
     from mlirbench.report.leaderboard import write_leaderboard
-    click.echo(f"wrote {write_leaderboard(results, output, reference)}")
+    click.echo(f"wrote {write_leaderboard(results, output, task_metadata(), reference)}")
 
 
 @cli.group("cache")
@@ -283,13 +284,13 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
               help="Models (folders under --results), two or more: --models A B or -m A -m B.")
 @click.argument("more", nargs=-1)
 @click.option("--task", "-t", required=True, help="Task name, e.g. xquad-r.")
-@click.option("--metric", default="map", show_default=True, help="ranx metric name, e.g. map, recall@10, ndcg@10.")
+@click.option("--metric", default=None, help="ranx metric name, e.g. map, recall@10, ndcg@10 [default: the task's main score].")
 @click.option("--test", "stat_test", default="student", show_default=True,
               help="student (paired t-test), fisher (randomization) or tukey (Tukey's HSD).")
 @click.option("--alpha", type=float, default=0.01, show_default=True, help="Significance level (after correction).")
 @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def compare_cmd(models: tuple[str, ...], more: tuple[str, ...], task: str, metric: str, stat_test: str,
+def compare_cmd(models: tuple[str, ...], more: tuple[str, ...], task: str, metric: str | None, stat_test: str,
                 alpha: float, results: Path, as_json: bool) -> None:
     """Paired significance tests between models per setting, from their saved files only."""
     import json

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import MlirbenchError
 from mlirbench.names import unknown
 from mlirbench.retrieval.arguments import check_arguments, declared, defaults, neutral_names
@@ -141,3 +142,8 @@ def get_task(name: str) -> Any:
     if name not in TASKS:
         raise unknown("task", name, TASKS)
     return TASKS[name].load()()
+
+
+def task_metadata() -> dict[str, TaskMetadata]:
+    """Registry name -> metadata of every task (what the leaderboard is laid out by)."""
+    return {name: get_task(name).metadata for name in TASKS}

@@ -31,7 +31,7 @@ from mlirbench.errors import DataError, MlirbenchError
 from mlirbench.evaluation.views import POOLED
 from mlirbench.names import unknown
 from mlirbench.records.provenance import provenance
-from mlirbench.records.record import load_record
+from mlirbench.records.record import Record, load_record, score
 from mlirbench.registry import TASKS, get_task, parse_model
 
 DEFAULT_TOLERANCE = 5e-4
@@ -82,13 +82,9 @@ class Condition:
         return (self.model, json.dumps(self.model_args, sort_keys=True), self.task,
                 str(data_dir) if data_dir else None, self.langs)
 
-    def value(self, record: dict) -> float | None:
+    def value(self, record: Record) -> float | None:
         """The condition's number in a result record (None if absent or undefined)."""
-        if self.view is None:
-            value = record.get("aggregate", {}).get(self.setting, {}).get(self.metric)
-        else:
-            value = record.get("views", {}).get(self.setting, {}).get(self.view, {}).get(self.metric)
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+        return score(record, self.setting, self.metric, self.view)
 
     def to_yaml(self) -> dict:
         """Field order as documented; defaults left out so the file stays short."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError
 from mlirbench.records.provenance import package_versions, provenance
-from mlirbench.records.record import load_record, record_path, run_file, write_record
+from mlirbench.records.record import build_record, load_record, record_path, run_file, write_record
 from mlirbench.registry import ModelSpec, build_model, get_task
 from mlirbench.retrieval.scale import ScaleOptions
 
@@ -47,46 +47,20 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
               "--no-cache recomputes it", file=sys.stderr)
         return path
     # the evaluation stack (ranx, numba kernels) is imported only when there is something to compute
-    from mlirbench.evaluation.evaluate import evaluate_scores
+    from mlirbench.evaluation.evaluate import evaluate_full
     from mlirbench.evaluation.topk import evaluate_topk
-    from mlirbench.retrieval.embedding_cache import CachedEncoder
-    from mlirbench.retrieval.protocols import Encoder
-    from mlirbench.retrieval.scoring import score_matrix
 
-    retrieval, n_docs = None, None
     if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
-        top = evaluate_topk(model, collection, meta, options=scale, factory=partial(build_model, spec, progress=False),
-                            fresh=not cache, progress=progress)
-        n_docs = sum(collection.corpus.count(lang) for lang in collection.languages)
-        collection, ev, timings, model_meta, retrieval = (top.collection, top.evaluation, top.timings,
-                                                          top.model_metadata, top.retrieval)
+        outcome = evaluate_topk(model, collection, meta, options=scale, factory=partial(build_model, spec, progress=False),
+                                fresh=not cache, progress=progress)
     else:
-        if cache and isinstance(model, Encoder):
-            model = CachedEncoder(model)
-        scores, timings = score_matrix(model, collection, progress)
-        ev = evaluate_scores(scores, collection, meta, progress)
-        model_meta = model.metadata()
-    record = {
-        "model": {"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
-                  "metadata": model_meta},
-        "task": {"name": meta.name, "revision": meta.revision, "source": meta.source,
-                 "languages": list(collection.languages), "all_languages": list(meta.languages),
-                 "metrics": list(meta.metrics), "main_score": meta.main_score,
-                 "save_depth": meta.save_depth,
-                 "counts": {"queries": len(collection.queries), "docs": n_docs or len(collection.docs)}},
-        **({"retrieval": retrieval} if retrieval else {}),  # top-k: depth, shards, FAISS, Ray
-        "aggregate": ev.aggregate,
-        "views": ev.views,
-        "pair_matrix": ev.pair_matrix,
-        "rank_distance": ev.rank_distance,
-        "data": collection.source,
-        "provenance": dict(provenance(argv),
-                           finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           timings=dict(timings, **ev.timings, total_s=time.perf_counter() - start),
-                           inputs_sha256=key,
-                           embedding_cache=model.stats() if isinstance(model, CachedEncoder) else None),
-    }
-    return write_record(path, record, ev.rankings, collection, tag=spec.slug)
+        outcome = evaluate_full(model, collection, meta, cache=cache, progress=progress)
+    prov = dict(provenance(argv), finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                timings=dict(outcome.timings, total_s=time.perf_counter() - start), inputs_sha256=key,
+                embedding_cache=outcome.embedding_cache)
+    record = build_record({"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
+                           "metadata": outcome.model_metadata}, meta, outcome, prov)
+    return write_record(path, record, outcome.evaluation.rankings, outcome.collection, tag=spec.slug)
 
 
 def code_sha256() -> str:
@@ -118,9 +92,9 @@ def up_to_date(path: Path, key: str) -> bool:
         record = load_record(path)
     except DataError:
         return False
-    if record.get("provenance", {}).get("inputs_sha256") != key:
+    if record["provenance"].get("inputs_sha256") != key:
         return False
-    for kind, entry in record.get("run_files", {}).items():
+    for kind, entry in record["run_files"].items():
         side = run_file(path, record, kind)
         if not side.is_file() or sha256_file(side) != entry.get("sha256"):
             return False

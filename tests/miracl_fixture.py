@@ -64,3 +64,18 @@ def write_miracl(root: Path, langs: tuple[str, ...] = ("en", "de", "sw"), split:
         (base / "topics" / f"topics.miracl-v1.0-{lang}-{split}.tsv").write_text("".join(topics), encoding="utf-8")
         (base / "qrels" / f"qrels.miracl-v1.0-{lang}-{split}.tsv").write_text("".join(qrels), encoding="utf-8")
     return root
+
+
+FIXTURE_LANGS = ("en", "de", "sw")
+
+
+def fixture_task():
+    """The miracl task with the fixture's languages as all of its languages, so that a run on the
+    fixture gives a complete record (``miracl.json``), as one on the real data would: a registry
+    entry for tests (``miracl_fixture:fixture_task``)."""
+    from dataclasses import replace
+
+    from mlirbench.tasks.miracl import MIRACL, MiraclTask
+    task = MiraclTask()
+    task.metadata = replace(MIRACL, languages=FIXTURE_LANGS)
+    return task

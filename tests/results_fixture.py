@@ -27,7 +27,8 @@ def run_random(data: Path, results: Path, name: str, seed: int = 0) -> Path:
     tmp = results.parent / f".tmp-{name}"
     main(["run", "-m", "random", "-a", f"seed={seed}", "-t", "mlqa-r", "--data-dir", str(data),
           "-o", str(tmp), "--quiet"])
-    shutil.move(str(tmp / "random"), str(results / name))
+    (folder,) = [p for p in tmp.iterdir() if p.is_dir()]  # random, or random@seed=1: the slug carries arguments
+    shutil.move(str(folder), str(results / name))
     shutil.rmtree(tmp)
     return results / name / "mlqa-r.json"
 

@@ -9,7 +9,14 @@ from results_fixture import build_results
 from test_cli import invoke
 
 from mlirbench.data.domains import build_mapping, write_json_file
-from mlirbench.report.leaderboard import write_leaderboard
+from mlirbench.registry import task_metadata
+from mlirbench.report import leaderboard
+
+TASKS = task_metadata()
+
+
+def write_leaderboard(results: Path, output: Path, **kwargs) -> Path:
+    return leaderboard.write_leaderboard(results, output, TASKS, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +134,62 @@ def test_domain_shift_experiment_reports_in_vs_held_out(setup, tmp_path: Path) -
             write_leaderboard(res, tmp_path / "LB2.md", domains_dir=domains)
     finally:
         shutil.rmtree(exp)
+
+
+@pytest.fixture(scope="module")
+def miracl_results(tmp_path_factory) -> tuple[Path, dict]:
+    """Complete MIRACL records of two random models on the MIRACL fixture (a registry entry whose
+    languages are the fixture's), and the task metadata the board is laid out by."""
+    pytest.importorskip("faiss")
+    import shutil
+
+    from miracl_fixture import fixture_task, write_miracl
+
+    from mlirbench import registry
+    from mlirbench.runner import run
+    root = tmp_path_factory.mktemp("miracl-board")
+    data = write_miracl(root / "data")
+    res = root / "results"
+    res.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(registry.TASKS, "miracl", registry.Entry("miracl_fixture:fixture_task", "fixture"))
+        for name, seed in (("rand-a", 0), ("rand-b", 1)):
+            path = run(registry.parse_model("random", {"seed": seed}), "miracl", data_dir=str(data),
+                       output=root / f"tmp-{name}", progress=False)
+            shutil.move(str(path.parent), str(res / name))
+        tasks = dict(TASKS, miracl=fixture_task().metadata)
+    return res, tasks
+
+
+def test_miracl_board_follows_the_task_metadata(miracl_results, tmp_path: Path) -> None:
+    """A mono-only top-k task: its leaderboard metrics (nDCG@10, R@100) overall and per language,
+    rows in the order of its main score (nDCG@10 mono), markers on it, no cross / multi columns."""
+    res, tasks = miracl_results
+    text = leaderboard.write_leaderboard(res, tmp_path / "LB.md", tasks, reference="rand-b").read_text()
+    records = {name: json.loads((res / name / "miracl.json").read_text()) for name in ("rand-a", "rand-b")}
+    section = text.split("## miracl", 1)[1]
+    header = next(line for line in section.splitlines() if line.startswith("| Model"))
+    assert header == "| Model | nDCG@10 mono | R@100 mono |"
+    table = rows(section)
+    order = sorted(records, key=lambda n: -records[n]["aggregate"]["mono"]["ndcg@10"])
+    assert list(table) == order and "*ref*" in table["rand-b"][0]
+    for name, rec in records.items():
+        assert table[name][1].rstrip("▲▼") == f"{rec['aggregate']['mono']['ndcg@10']:.3f}"
+        assert table[name][2] == f"{rec['aggregate']['mono']['recall@100']:.3f}"
+    assert "nDCG@10 significantly higher" in text and "per-query nDCG@10" in text
+    for metric, label in (("ndcg@10", "nDCG@10"), ("recall@100", "R@100")):
+        part = section.split(f"### {label} per language (mono)", 1)[1].split("###", 1)[0]
+        lines = [line for line in part.splitlines() if line.startswith("|")]
+        assert lines[0] == "| Model | en | de | sw |"
+        for line in lines[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            views = records[cells[0]]["views"]["mono"]
+            assert cells[1:] == [f"{views[f'{x}-{x}'][metric]:.3f}" for x in ("en", "de", "sw")]
+    assert "Language bias" not in section and "heatmap" not in section and "Rank dist." not in section
+    assert not list(res.glob("*/*.png"))
+
+
+def test_record_of_an_unregistered_task_is_one_error(miracl_results, tmp_path: Path) -> None:
+    res, tasks = miracl_results
+    with pytest.raises(Exception, match="task 'miracl', which is not registered"):
+        leaderboard.write_leaderboard(res, tmp_path / "LB.md", {k: v for k, v in tasks.items() if k != "miracl"})

@@ -1,7 +1,9 @@
 """One evaluation: score matrix (or top-k lists) -> view rankings -> scores through ranx -> aggregates.
 
 All views are sub-matrices of one score matrix (``retrieval.scoring``); the same ``evaluate_rankings``
-scores the views of a top-k run.
+scores the views of a top-k run. ``evaluate_full`` (here) and ``topk.evaluate_topk`` are the two
+ways a task is run; both return an ``Outcome``, from which ``records.record.build_record`` builds
+the result record.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from mlirbench.data.task import TaskMetadata
 from mlirbench.evaluation.metrics import rank_distance, setting_scores, view_means
 from mlirbench.evaluation.ranking import ViewRanking, rank_view, relevant_rows
 from mlirbench.evaluation.views import POOLED, build_views
+from mlirbench.retrieval.embedding_cache import CachedEncoder
+from mlirbench.retrieval.protocols import Encoder, Searcher
+from mlirbench.retrieval.scoring import score_matrix
 
 
 @dataclass
@@ -26,6 +31,31 @@ class Evaluation:
     rank_distance: dict
     rankings: dict[str, list[ViewRanking]]  # setting -> view rankings (written as run files)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What running a task gives, full-ranking and top-k alike: everything the record is built from."""
+
+    collection: Collection  # what was evaluated (top-k: the queries + the retrieved-or-judged docs)
+    evaluation: Evaluation
+    timings: dict[str, float]  # retrieval, then evaluation
+    model_metadata: dict
+    n_docs: int  # documents in the corpus
+    retrieval: dict | None = None  # top-k: depth, shards, FAISS parameters, Ray
+    embedding_cache: dict | None = None  # hits and misses of the embedding cache, where one was used
+
+
+def evaluate_full(model: Encoder | Searcher, collection: Collection, meta: TaskMetadata, *, cache: bool = True,
+                  progress: bool = True) -> Outcome:
+    """A full-ranking task: one score matrix (an Encoder through the embedding cache unless
+    ``cache=False``), every view ranked from it."""
+    if cache and isinstance(model, Encoder):
+        model = CachedEncoder(model)
+    scores, timings = score_matrix(model, collection, progress)
+    ev = evaluate_scores(scores, collection, meta, progress)
+    return Outcome(collection, ev, {**timings, **ev.timings}, model.metadata(), len(collection.docs),
+                   embedding_cache=model.stats() if isinstance(model, CachedEncoder) else None)
 
 
 def evaluate_scores(scores: np.ndarray, collection: Collection, meta: TaskMetadata,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from mlirbench.data.collection import Collection, TextTable
 from mlirbench.data.corpus import StreamedCollection
 from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import MlirbenchError
-from mlirbench.evaluation.evaluate import Evaluation, evaluate_rankings
+from mlirbench.evaluation.evaluate import Outcome, evaluate_rankings
 from mlirbench.evaluation.ranking import ViewRanking
 from mlirbench.evaluation.views import View
 from mlirbench.retrieval.protocols import Encoder, Hits, Searcher
@@ -28,18 +27,9 @@ from mlirbench.retrieval.scale import ScaleOptions
 from mlirbench.retrieval.topk import search_topk
 
 
-@dataclass
-class TopkRun:
-    collection: Collection  # queries + the retrieved-or-judged docs (texts empty)
-    evaluation: Evaluation
-    timings: dict[str, float]
-    model_metadata: dict
-    retrieval: dict  # depth, shards, FAISS parameters, Ray: recorded with the result
-
-
 def evaluate_topk(model: Encoder | Searcher, data: StreamedCollection, meta: TaskMetadata, *,
                   options: ScaleOptions = ScaleOptions(), factory: Callable[[], Encoder] | None = None,
-                  fresh: bool = False, progress: bool = True) -> TopkRun:
+                  fresh: bool = False, progress: bool = True) -> Outcome:
     """Retrieve the top ``meta.depth`` per query and language, then score the monolingual views."""
     if meta.depth < 100:
         raise MlirbenchError(f"{meta.name}: depth {meta.depth} < 100 would cut Recall@100 short")
@@ -49,7 +39,9 @@ def evaluate_topk(model: Encoder | Searcher, data: StreamedCollection, meta: Tas
     timings = {"retrieve_s": time.perf_counter() - t0, **info.pop("timings")}
     collection, rankings = build_rankings(data, hits, meta)
     ev = evaluate_rankings(rankings, collection, meta)
-    return TopkRun(collection, ev, {**timings, **ev.timings}, model_meta, dict(info, depth=meta.depth))
+    n_docs = sum(data.corpus.count(lang) for lang in data.languages)
+    return Outcome(collection, ev, {**timings, **ev.timings}, model_meta, n_docs,
+                   retrieval=dict(info, depth=meta.depth))
 
 
 def build_rankings(data: StreamedCollection, hits: dict[str, Hits],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlirbench.data.collection import Collection
+from mlirbench.data.task import SETTINGS
 
 POOLED = "all"
 
@@ -28,7 +29,7 @@ class View:
         return f"{self.query_lang}-{self.corpus}"
 
 
-def build_views(collection: Collection, settings: tuple[str, ...] = ("mono", "cross", "multi")) -> list[View]:
+def build_views(collection: Collection, settings: tuple[str, ...] = SETTINGS) -> list[View]:
     """All views of the requested settings, in a fixed order (setting, query lang, corpus)."""
     langs = collection.languages
     q_langs = np.asarray(collection.queries.langs)

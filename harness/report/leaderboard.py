@@ -1,23 +1,31 @@
 """LEADERBOARD.md, generated from results/ only (never edited by hand; same input, same bytes).
 
+The numbers come from the records and their side files only; what is shown comes from each
+task's metadata (``TaskMetadata``, passed in by the CLI from the registry): its settings, its
+``leaderboard_metrics`` (the columns), and its ``main_score`` in its ``main_setting`` (the row
+order, the significance markers, the domain scores).
+
 Per task: the main table (our models, then published reference rows), significance against
-a reference model (compare.py: paired t-test on per-query mAP, Holm-Bonferroni over the
-models compared with it), the language-bias report (bias.py) and, where the task has a
-committed domain mapping (domains.py), the robustness summary (robustness.py). Everything is
-recomputed from the records' side files, so no record field beyond schema 1 is needed.
+a reference model (significance.py: paired t-test on the per-query main score, Holm-Bonferroni
+over the models compared with it), the per-language breakdown (a heatmap of the language-pair
+matrix where the task has cross-lingual settings, else a table per metric), the language-bias
+report (bias.py) where it has the multilingual setting and, where the task has a committed
+domain mapping (domains.py), the robustness summary (robustness.py).
 """
 from __future__ import annotations
 
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlirbench._io.atomic import atomic_open
 from mlirbench.data.domains import load_mapping, query_domains
+from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import DataError
 from mlirbench.names import unknown
-from mlirbench.records.record import EXPERIMENT, iter_records
+from mlirbench.records.record import EXPERIMENT, Record, is_complete, iter_records, score
 from mlirbench.records.saved_ranks import per_query, record_ranks
 from mlirbench.report.bias import language_bias
 from mlirbench.report.heatmap import write_heatmap
@@ -25,10 +33,16 @@ from mlirbench.report.published import PUBLISHED, SOURCE
 from mlirbench.report.robustness import domain_summary, shift_summary
 from mlirbench.report.significance import TEST_NAMES, check_paired, compare_setting
 
-SETTINGS = ("mono", "cross", "multi")
-COLUMNS = [("map", "mAP"), ("recall@1", "R@1"), ("recall@10", "R@10")]
-TEST, ALPHA, METRIC = "student", 0.01, "map"
+TEST, ALPHA = "student", 0.01
 BETTER, WORSE = "▲", "▼"
+LABELS = {"map": "mAP", "recall": "R", "ndcg": "nDCG", "mrr": "MRR", "precision": "P"}
+Entries = list[tuple[Path, Record]]
+
+
+def label(metric: str) -> str:
+    """Short column label of a ranx metric name: map -> mAP, recall@10 -> R@10, ndcg@10 -> nDCG@10."""
+    name, sep, cut = metric.partition("@")
+    return LABELS.get(name, name) + sep + cut
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -43,15 +57,38 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(header), "|" + "---|" * len(header), *(_row(r) for r in rows)]
 
 
-def write_leaderboard(results: Path, output: Path, reference: str | None = None,
+def _by_task(root: Path, tasks: Mapping[str, TaskMetadata], complete_only: bool) -> dict[str, Entries]:
+    by_task: dict[str, Entries] = defaultdict(list)
+    for path, record in iter_records(root):
+        name = record["task"]["name"]
+        if name not in tasks:
+            raise DataError(path, f"record of task {name!r}, which is not registered (known: {', '.join(sorted(tasks))})")
+        if is_complete(record) or not complete_only:
+            by_task[name].append((path, record))
+    return by_task
+
+
+def _main_score_phrase(metas: list[TaskMetadata]) -> tuple[str, str]:
+    """(what the markers test, the per-query values tested): the main score's label when every task
+    shown has the same one."""
+    labels = sorted({label(m.main_score) for m in metas})
+    if len(labels) == 1:
+        return labels[0], f"per-query {labels[0]}"
+    named = ", ".join(f"{label(m.main_score)} on {m.name}" for m in metas)
+    return f"the task's main score ({named})", "per-query main scores"
+
+
+def write_leaderboard(results: Path, output: Path, tasks: Mapping[str, TaskMetadata], reference: str | None = None,
                       domains_dir: Path | None = None) -> Path:
-    """``reference``: model the significance markers compare against (default: bm25 where
+    """``tasks``: the metadata of every task a record may belong to (registry name -> metadata).
+    ``reference``: model the significance markers compare against (default: bm25 where
     a task has it); an unknown name is an error. ``domains_dir``: folder of ``<task>.json``
     domain mappings instead of the committed ones (tasks/domains)."""
-    by_task: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
-    for path, record in iter_records(results):
-        if record["task"]["languages"] == record["task"]["all_languages"]:
-            by_task[record["task"]["name"]].append((path, record))
+    by_task = _by_task(results, tasks, complete_only=True)
+    manifests = sorted(Path(results).glob(f"*/{EXPERIMENT}"))
+    experiments = {manifest: _by_task(manifest.parent, tasks, complete_only=False) for manifest in manifests}
+    shown = sorted({name for group in [by_task, *experiments.values()] for name in group})
+    main, per_query = _main_score_phrase([tasks[name] for name in shown])
     slugs = {path.parent.name for entries in by_task.values() for path, _ in entries}
     if reference is not None and reference not in slugs:
         raise unknown("reference model", reference, slugs)
@@ -66,23 +103,24 @@ def write_leaderboard(results: Path, output: Path, reference: str | None = None,
         "highest minus the lowest rank among its relevant sentences, macro-averaged over query",
         "languages; lower means less language bias. Rows marked *published* are copied from",
         f"{SOURCE} and were not produced by this harness.",
-        f"{BETTER} / {WORSE}: mAP significantly higher / lower than the reference model (marked *ref*):",
-        f"{TEST_NAMES[TEST]} on per-query mAP (queries paired by id and corpus), Holm-Bonferroni",
+        f"{BETTER} / {WORSE}: {main} significantly higher / lower than the reference model (marked *ref*):",
+        f"{TEST_NAMES[TEST]} on {per_query} (queries paired by id and corpus), Holm-Bonferroni",
         f"over the models compared with the reference, p <= {ALPHA}; `mlirbench compare` gives p-values",
         "and win/tie/loss counts.",
         "",
     ]
     for task in sorted(by_task):
         mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
-        lines += _task_section(task, by_task[task], reference, mapping, out_dir)
-    for manifest in sorted(Path(results).glob(f"*/{EXPERIMENT}")):
-        lines += _experiment_section(manifest, out_dir, domains_dir)
+        lines += _task_section(tasks[task], by_task[task], reference, mapping, out_dir)
+    for manifest, groups in experiments.items():
+        lines += _experiment_section(manifest, groups, tasks, out_dir, domains_dir)
     with atomic_open(output, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines).rstrip("\n") + "\n")
     return output
 
 
-def _experiment_section(manifest: Path, out_dir: Path, domains_dir: Path | None) -> list[str]:
+def _experiment_section(manifest: Path, by_task: dict[str, Entries], tasks: Mapping[str, TaskMetadata],
+                        out_dir: Path, domains_dir: Path | None) -> list[str]:
     """An experiment folder (``results/<name>/experiment.json`` + ``<name>/<model>/<task>.json``):
     its own tables, never mixed with the full-data ones or with published rows, plus the
     experiment's description and reading kept in the manifest."""
@@ -90,32 +128,31 @@ def _experiment_section(manifest: Path, out_dir: Path, domains_dir: Path | None)
         info = json.loads(manifest.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(manifest, f"malformed experiment manifest: {exc.msg}", line=exc.lineno) from None
-    by_task: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
-    for path, record in iter_records(manifest.parent):
-        by_task[record["task"]["name"]].append((path, record))
     lines = [f"## Experiment: {info['title']}", "", info["description"], ""]
     for task in sorted(by_task):
         mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
-        lines += _task_section(task, by_task[task], info.get("reference"), mapping, out_dir,
+        lines += _task_section(tasks[task], by_task[task], info.get("reference"), mapping, out_dir,
                                heading=f"### {task} ({manifest.parent.name})", published=False)
         if info.get("heldout_domain") and mapping:
-            lines += _shift_section(by_task[task], mapping, info["heldout_domain"])
+            lines += _shift_section(tasks[task], by_task[task], mapping, info["heldout_domain"])
     return lines + ["**Reading.** " + info["reading"], ""]
 
 
-def _shift_section(entries: list[tuple[Path, dict]], mapping: dict, held_out: str) -> list[str]:
-    """In-domain vs held-out-domain mAP of an experiment whose training left one domain out."""
+def _shift_section(meta: TaskMetadata, entries: Entries, mapping: dict, held_out: str) -> list[str]:
+    """In-domain vs held-out-domain main score of an experiment whose training left one domain out."""
     if held_out not in mapping["domains"]:
         raise unknown("held-out domain", held_out, mapping["domains"])
     rows = []
     for path, _ in sorted(entries, key=lambda pr: pr[0].parent.name):
         for setting, r in record_ranks(path).items():
             keys = [k.rsplit("@", 1)[0] for k in r.keys]
-            shift = shift_summary(r, per_query(r, [METRIC])[METRIC], query_domains(mapping, keys), held_out)
+            values = per_query(r, [meta.main_score])[meta.main_score]
+            shift = shift_summary(r, values, query_domains(mapping, keys), held_out)
             drop = shift["relative_drop"]
             rows.append([path.parent.name, setting, _fmt(shift["in_domain"]), _fmt(shift["held_out_domain"]),
                          "–" if drop is None else f"{100 * drop:.1f}%"])
-    header = ["Model", "Setting", "in-domain mAP", f"held-out domain ({held_out}) mAP", "relative drop"]
+    main = label(meta.main_score)
+    header = ["Model", "Setting", f"in-domain {main}", f"held-out domain ({held_out}) {main}", "relative drop"]
     return [f"### Domain shift: trained without *{held_out}*", "",
             "Questions of the training domains (in-domain test articles) vs questions of the held-out",
             "domain, same pool; relative drop = (in - out) / in. Zero-shot models show the two",
@@ -123,57 +160,74 @@ def _shift_section(entries: list[tuple[Path, dict]], mapping: dict, held_out: st
             *_table(header, rows), ""]
 
 
-def _task_section(task: str, entries: list[tuple[Path, dict]], reference: str | None, mapping: dict | None,
+def _task_section(meta: TaskMetadata, entries: Entries, reference: str | None, mapping: dict | None,
                   out_dir: Path, heading: str | None = None, published: bool = True) -> list[str]:
-    entries = sorted(entries, key=lambda pr: (-(pr[1]["aggregate"].get("multi", {}).get("map") or 0.0),
-                                              pr[0].parent.name))
+    task, main = meta.name, meta.main_score
+    entries = sorted(entries, key=lambda pr: (-(score(pr[1], meta.main_setting, main) or 0.0), pr[0].parent.name))
     names = [path.parent.name for path, _ in entries]  # the record's folder: its slug, unique
     ranks = {name: record_ranks(path) for name, (path, _) in zip(names, entries)}
     ref = reference if reference is not None else "bm25"
     ref = ref if ref in names and len(names) > 1 else None
-    markers = _markers(task, ranks, ref) if ref else {}
-    robust = {name: _robustness(ranks[name], mapping) for name in names} if mapping else {}
+    markers = _markers(meta, ranks, ref) if ref else {}
+    robust = {name: _robustness(meta, ranks[name], mapping) for name in names} if mapping else {}
+    columns = [(m, s) for m in meta.leaderboard_metrics for s in meta.settings]
+    pairs = len(meta.settings) > 1  # a language-pair matrix worth a heatmap (else: per-language tables)
 
-    header = ["Model"] + [f"{label} {s}" for _, label in COLUMNS for s in SETTINGS]
-    header += ["Rank dist.", "Worst domain (multi mAP)", "Pairs"]
+    header = ["Model"] + [f"{label(m)} {s}" for m, s in columns]
+    header += (["Rank dist."] if "multi" in meta.settings else []) + \
+              ([f"Worst domain ({meta.main_setting} {label(main)})"] if mapping else []) + (["Pairs"] if pairs else [])
     rows = []
     for name, (path, rec) in zip(names, entries):
-        agg = rec["aggregate"]
-        png = path.with_name(f"{path.stem}.pairs.png")
-        write_heatmap(png, rec["pair_matrix"], f"{name} on {task}: {rec['pair_matrix']['metric']}")
         cells = [f"[{name}]({os.path.relpath(path.resolve(), out_dir)})" + (" *ref*" if name == ref else "")]
-        for m, _ in COLUMNS:
-            for s in SETTINGS:
-                mark = markers.get((name, s), "") if m == METRIC else ""
-                cells.append(_fmt(agg.get(s, {}).get(m)) + mark)
-        worst = (robust.get(name, {}).get("multi") or {}).get("worst")
-        cells += [_fmt(agg.get("multi", {}).get("rank_distance"), 1),
-                  f"{_fmt(worst['score'])} ({worst['domain']})" if worst else "–",
-                  f"[heatmap]({os.path.relpath(png.resolve(), out_dir)})"]
+        cells += [_fmt(score(rec, s, m)) + (markers.get((name, s), "") if m == main else "") for m, s in columns]
+        if "multi" in meta.settings:
+            cells.append(_fmt(score(rec, "multi", "rank_distance"), 1))
+        if mapping:
+            worst = (robust[name].get(meta.main_setting) or {}).get("worst")
+            cells.append(f"{_fmt(worst['score'])} ({worst['domain']})" if worst else "–")
+        if pairs:
+            png = path.with_name(f"{path.stem}.pairs.png")
+            write_heatmap(png, rec["pair_matrix"], f"{name} on {task}: {rec['pair_matrix']['metric']}")
+            cells.append(f"[heatmap]({os.path.relpath(png.resolve(), out_dir)})")
         rows.append(cells)
-    for model, batching, mono, cross, multi, rd in PUBLISHED.get(task, []) if published else []:
-        rows.append([f"*published: {model} {batching}*", _fmt(mono), _fmt(cross), _fmt(multi)]
-                    + ["–"] * 6 + [_fmt(rd, 1), "–", ""])
+    for row in PUBLISHED.get(task, []) if published else []:
+        rows.append([f"*published: {row.model}*"] + [_fmt(row.scores.get(c)) for c in columns]
+                    + ([_fmt(row.rank_distance, 1)] if "multi" in meta.settings else [])
+                    + (["–"] if mapping else []) + ([""] if pairs else []))
     lines = [heading or f"## {task}", "", *_table(header, rows), ""]
     if not ref:
         lines += ["No significance markers: " + ("only one model." if len(names) == 1 else
                                                  f"reference {reference or 'bm25'} has no record for this task."), ""]
+    if not pairs:
+        lines += _per_language_section(meta, entries, names)
     lines += _bias_section(entries, names, ranks)
     if mapping:
-        lines += _robustness_section(task, mapping, names, robust)
+        lines += _robustness_section(meta, mapping, names, robust)
     lines += ["Models:", ""]
     lines += [f"- **{name}**: {_describe(rec)}" for name, (_, rec) in zip(names, entries)]
     return lines + [""]
 
 
-def _markers(task: str, ranks: dict[str, dict], ref: str) -> dict[tuple[str, str], str]:
-    check_paired(ranks, task)
+def _per_language_section(meta: TaskMetadata, entries: Entries, names: list[str]) -> list[str]:
+    """One table per leaderboard metric: the score of each language's view (a one-setting task)."""
+    setting = meta.settings[0]
+    lines = []
+    for m in meta.leaderboard_metrics:
+        langs = list(dict.fromkeys(lang for _, rec in entries for lang in rec["task"]["languages"]))
+        rows = [[name] + [_fmt(score(rec, setting, m, view=f"{lang}-{lang}")) for lang in langs]
+                for name, (_, rec) in zip(names, entries)]
+        lines += [f"### {label(m)} per language ({setting})", "", *_table(["Model", *langs], rows), ""]
+    return lines
+
+
+def _markers(meta: TaskMetadata, ranks: dict[str, dict], ref: str) -> dict[tuple[str, str], str]:
+    check_paired(ranks, meta.name)
     out = {}
-    for setting in SETTINGS:
+    for setting in meta.settings:
         if setting not in ranks[ref]:
             continue
         others = [n for n in ranks if n != ref]
-        pairs = compare_setting({n: ranks[n][setting] for n in ranks}, METRIC, TEST, ALPHA,
+        pairs = compare_setting({n: ranks[n][setting] for n in ranks}, meta.main_score, TEST, ALPHA,
                                 pairs=[(n, ref) for n in others])
         for p in pairs:
             if p.significant:
@@ -181,16 +235,16 @@ def _markers(task: str, ranks: dict[str, dict], ref: str) -> dict[tuple[str, str
     return out
 
 
-def _robustness(ranks: dict, mapping: dict) -> dict:
+def _robustness(meta: TaskMetadata, ranks: dict, mapping: dict) -> dict:
     out = {}
     for setting, r in ranks.items():
-        values = per_query(r, [METRIC])[METRIC]
+        values = per_query(r, [meta.main_score])[meta.main_score]
         out[setting] = domain_summary(r, values, query_domains(mapping, [k.rsplit("@", 1)[0] for k in r.keys]),
                                       list(mapping["domains"]))
     return out
 
 
-def _bias_section(entries: list[tuple[Path, dict]], names: list[str], ranks: dict) -> list[str]:
+def _bias_section(entries: Entries, names: list[str], ranks: dict) -> list[str]:
     reports = {name: language_bias(path, ranks[name].get("multi")) for name, (path, _) in zip(names, entries)
                if "multi" in ranks[name]}
     if not reports:
@@ -213,12 +267,12 @@ def _bias_section(entries: list[tuple[Path, dict]], names: list[str], ranks: dic
     ]
 
 
-def _robustness_section(task: str, mapping: dict, names: list[str], robust: dict) -> list[str]:
+def _robustness_section(meta: TaskMetadata, mapping: dict, names: list[str], robust: dict) -> list[str]:
     domains = list(mapping["domains"])
     agree = mapping.get("agreement") or {}
     rows = []
     for name in names:
-        for setting in SETTINGS:
+        for setting in meta.settings:
             summary = robust[name].get(setting)
             if not summary:
                 continue
@@ -228,9 +282,9 @@ def _robustness_section(task: str, mapping: dict, names: list[str], robust: dict
     counts = Counter(mapping["groups"].values())
     rate = agree.get("rate")
     return [
-        "### Robustness across domains (mAP)",
+        f"### Robustness across domains ({label(meta.main_score)})",
         "",
-        f"Questions grouped by the topical domain of their article (`tasks/domains/{task}.json`, version "
+        f"Questions grouped by the topical domain of their article (`tasks/domains/{meta.name}.json`, version "
         f"{mapping['version']};",
         ("hand-checked; the automatic assignment agrees on "
          f"{agree['agree']}/{agree['articles']} = {rate:.1%} of the articles)." if rate is not None
@@ -245,7 +299,7 @@ def _robustness_section(task: str, mapping: dict, names: list[str], robust: dict
     ]
 
 
-def _describe(rec: dict) -> str:
+def _describe(rec: Record) -> str:
     meta = rec["model"]["metadata"]
     keep = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool)) and k != "name"}
     parts = [f"{k}={v}" for k, v in sorted(keep.items())]

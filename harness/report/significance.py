@@ -20,14 +20,15 @@ from pathlib import Path
 import numpy as np
 from ranx import compare as ranx_compare
 
+from mlirbench.data.task import SETTINGS
 from mlirbench.errors import DataError, MlirbenchError
 from mlirbench.names import unknown
+from mlirbench.records.record import load_record
 from mlirbench.records.saved_ranks import SettingRanks, SkeletonQrels, SkeletonRun, record_ranks
 
 TESTS = ("student", "fisher", "tukey")
 TEST_NAMES = {"student": "two-sided paired Student's t-test", "fisher": "Fisher's randomization test",
               "tukey": "Tukey's HSD test"}
-SETTINGS = ("mono", "cross", "multi")
 PERMUTATIONS = 1000  # Fisher's randomization test: its p-values are multiples of 1 / PERMUTATIONS
 
 
@@ -120,12 +121,15 @@ def _p_value(value: float) -> float:
     return 1.0 if np.isnan(value) else float(value)
 
 
-def compare_models(results: Path, models: Sequence[str], task: str, metric: str = "map",
+def compare_models(results: Path, models: Sequence[str], task: str, metric: str | None = None,
                    test: str = "student", alpha: float = 0.01,
                    settings: Sequence[str] = SETTINGS) -> dict:
-    """The ``compare`` command's result as a JSON-ready dict."""
+    """The ``compare`` command's result as a JSON-ready dict; ``metric`` defaults to the main score
+    of the task (as its first model's record names it)."""
     check_request(models, test)
     by_model = load_model_ranks(results, models, task)
+    if metric is None:
+        metric = load_record(Path(results) / models[0] / f"{task}.json")["task"]["main_score"]
     first = by_model[models[0]]
     out = {"task": task, "metric": metric, "test": test, "test_name": TEST_NAMES.get(test, test),
            "alpha": alpha, "correction": correction_name(test, len(models) * (len(models) - 1) // 2), "settings": {}}
