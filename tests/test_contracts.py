@@ -99,11 +99,6 @@ def test_every_task_metadata_validates(name: str) -> None:
     json.dumps(asdict(meta))  # part of every record's inputs key: must serialize
 
 
-def test_task_data_variables_are_distinct() -> None:
-    envs = [get_task(name).metadata.data_env for name in TASKS]
-    assert len(set(envs)) == len(envs)
-
-
 def test_every_task_has_a_fixture() -> None:
     assert set(FIXTURES) == set(TASKS), "add a fixture builder for each new task to FIXTURES"
 
