@@ -7,8 +7,6 @@ sentences in the pooled corpus); MLQA-R questions exist in 2-4 of its 7 language
 """
 from __future__ import annotations
 
-import bisect
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +15,7 @@ from mlirbench._io.cache import cache_root
 from mlirbench._io.hashing import sha256_file
 from mlirbench.data.collection import Collection, TextTable
 from mlirbench.data.download import fetch_pinned
+from mlirbench.data.squad import read_squad
 from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import DataError
 from mlirbench.names import check_languages
@@ -138,108 +137,20 @@ class LareqaTask:
 
 def _parse_file(path: Path, lang: str, docs: dict, queries: dict, groups: list,
                 answers: dict[str, dict[str, str]]) -> None:
-    """Append the sentences and questions of one language file, validating as it goes: any
-    defect is one DataError naming the file (and line), never a KeyError or TypeError later."""
-    data = _read_json(path)
-    articles = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(articles, list):
-        raise DataError(path, "expected a SQuAD-format object with a 'data' list")
-    seen: set[str] = set()
-    n_docs = len(docs["ids"])
-    for a, article in enumerate(articles):
-        for p, para in enumerate(_field(article, "paragraphs", list, path, f"data[{a}]")):
-            where = f"data[{a}].paragraphs[{p}]"
-            sentences = _field(para, "sentences", list, path, where)
-            breaks = _field(para, "sentence_breaks", list, path, where)
-            if not sentences:
-                raise DataError(path, f"{where}: no sentences")
-            if len(sentences) != len(breaks):
-                raise DataError(path, f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
-            starts = []
-            for s, (text, span) in enumerate(zip(sentences, breaks)):
-                if not (isinstance(span, list) and len(span) == 2 and all(_is_int(x) for x in span)
-                        and 0 <= span[0] <= span[1]):
-                    raise DataError(path, f"{where}.sentence_breaks[{s}]: expected [start, end] with "
-                                          f"0 <= start <= end, got {_short(span)}")
-                if starts and span[0] < starts[-1]:
-                    raise DataError(path, f"{where}: sentence_breaks are not in increasing order")
-                starts.append(span[0])
+    """Append the sentences and questions of one language file (read and validated by
+    ``data.squad.read_squad``): every sentence a doc, every question a query of its group."""
+    for a, article in enumerate(read_squad(path)):
+        for p, para in enumerate(article.paragraphs):
+            for s, sentence in enumerate(para.sentences):
                 docs["ids"].append(f"{lang}:{a}.{p}.{s}")
                 docs["langs"].append(lang)
-                docs["texts"].append(_text(text, path, f"{where}.sentences[{s}]"))
-            for q, qa in enumerate(_field(para, "qas", list, path, where)):
-                qwhere = f"{where}.qas[{q}]"
-                qid = _text(_field(qa, "id", str, path, qwhere), path, f"{qwhere}.id")
-                if not qid or any(c.isspace() for c in qid):
-                    raise DataError(path, f"{qwhere}: question id {qid!r} is empty or holds whitespace")
-                text = _text(_field(qa, "question", str, path, qwhere), path, f"{qwhere}.question")
-                if not text.strip():
-                    raise DataError(path, f"{qwhere}: question {qid!r} is empty")
-                if qid in seen:
-                    raise DataError(path, f"{qwhere}: duplicate question id {qid!r}")
-                seen.add(qid)
-                answer_list = _field(qa, "answers", list, path, qwhere)
-                if not answer_list or not isinstance(answer_list[0], dict):
-                    raise DataError(path, f"{qwhere}: question {qid!r} has no answers")
-                start = answer_list[0].get("answer_start")
-                if not _is_int(start) or start < starts[0] or start >= breaks[-1][1]:
-                    raise DataError(path, f"{qwhere}: answer_start {_short(start)} of {qid!r} lies outside the sentences")
-                sentence = bisect.bisect_right(starts, start) - 1
-                queries["ids"].append(f"{lang}:{qid}")
+                docs["texts"].append(sentence)
+            for question in para.questions:
+                queries["ids"].append(f"{lang}:{question.id}")
                 queries["langs"].append(lang)
-                queries["texts"].append(text)
-                groups.append(qid)
-                answers.setdefault(qid, {})[lang] = f"{lang}:{a}.{p}.{sentence}"
-    if len(docs["ids"]) == n_docs or not seen:
-        raise DataError(path, "no sentences or no questions (an empty or cut-down file?)")
-
-
-def _read_json(path: Path) -> object:
-    """Strict UTF-8 JSON; errors carry the line (of the JSON error or of the undecodable byte)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(path, f"cannot read ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                        line=raw.count(b"\n", 0, exc.start) + 1) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
-    except RecursionError:
-        raise DataError(path, "malformed JSON: nested too deeply") from None
-
-
-def _field(obj: object, name: str, kind: type, path: Path, where: str):
-    if not isinstance(obj, dict) or name not in obj:
-        raise DataError(path, f"{where}: missing field '{name}'")
-    value = obj[name]
-    if not isinstance(value, kind):
-        raise DataError(path, f"{where}.{name}: expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _text(value: object, path: Path, where: str) -> str:
-    """A string that can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
-    if not isinstance(value, str):
-        raise DataError(path, f"{where}: expected a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise DataError(path, f"{where}: not encodable as UTF-8 ({exc.reason})") from None
-    return value
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+                queries["texts"].append(question.text)
+                groups.append(question.id)
+                answers.setdefault(question.id, {})[lang] = f"{lang}:{a}.{p}.{question.sentence}"
 
 
 def xquad_r() -> LareqaTask:

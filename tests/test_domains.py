@@ -104,7 +104,7 @@ def test_assign_any_squad_file_and_splits_cli(tmp_path: Path, capsys) -> None:
 def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
-    code, _, err = invoke(["domains", "assign", str(bad), "-t", "x", "-o", str(tmp_path / "o.json")], capsys)
+    code, _, err = invoke(["domains", "assign", str(bad), "-t", "xquad-r", "-o", str(tmp_path / "o.json")], capsys)
     assert code == 2 and "bad.json" in err and err.count("\n") == 1
     bad.write_text('{"format": "other"}', encoding="utf-8")
     with pytest.raises(DataError, match="not a domain mapping"):

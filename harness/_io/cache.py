@@ -10,6 +10,8 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from mlirbench._io.paths import check_writable
+
 # The checkout holding harness/, adapters/, tasks/ and regression/ (an editable install runs from it).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,8 +28,10 @@ _REFRESH: ContextVar[bool] = ContextVar("mlirbench_refresh", default=False)
 
 
 def cache_root() -> Path:
-    """Root of mlirbench's caches ($MLIRBENCH_CACHE or the platform's user cache folder)."""
-    return Path(os.environ.get("MLIRBENCH_CACHE") or user_cache_dir("mlirbench"))
+    """Root of mlirbench's caches ($MLIRBENCH_CACHE or the platform's user cache folder); one that
+    cannot be a writable folder is a one-line error at its first use."""
+    root = os.environ.get("MLIRBENCH_CACHE")
+    return check_writable(Path(root), folder=True, what="MLIRBENCH_CACHE") if root else Path(user_cache_dir("mlirbench"))
 
 
 def cache_dir(kind: str) -> Path:

@@ -1,5 +1,5 @@
-"""Numbered lines of plain or gzipped UTF-8 files and JSON objects in them, every defect one
-``DataError`` naming the file and line."""
+"""Numbered lines of plain or gzipped UTF-8 files, JSON objects in them and whole JSON files, every
+defect one ``DataError`` naming the file and line."""
 from __future__ import annotations
 
 import gzip
@@ -38,3 +38,22 @@ def json_object(path: Path, n: int, line: str, what: str = "a JSON object") -> d
     if not isinstance(obj, dict):
         raise DataError(path, f"expected {what}", line=n)
     return obj
+
+
+def read_json(path: Path) -> object:
+    """Strict UTF-8 JSON; errors carry the line (of the JSON error or of the undecodable byte)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                        line=raw.count(b"\n", 0, exc.start) + 1) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except RecursionError:
+        raise DataError(path, "malformed JSON: nested too deeply") from None

@@ -19,7 +19,6 @@ naming it, which training copies into the model's metadata.
 """
 from __future__ import annotations
 
-import bisect
 import json
 import random
 from collections.abc import Iterable, Sequence
@@ -27,7 +26,8 @@ from pathlib import Path
 
 from mlirbench._io.atomic import atomic_open
 from mlirbench._io.hashing import sha256_file
-from mlirbench._io.lines import json_object, numbered_lines
+from mlirbench._io.lines import json_object, numbered_lines, read_json
+from mlirbench.data.squad import read_squad
 from mlirbench.errors import DataError
 
 REQUIRED = ("group", "lang", "query", "positive")
@@ -83,34 +83,17 @@ def read_sidecar(path: Path) -> dict | None:
 
 
 def load_squad(path: Path) -> list[dict]:
-    """Articles of one SQuAD-format file as [{title, qids, rows}] with rows {group, query, positive, negatives}.
+    """Articles of one SQuAD-format file as [{title, qids, rows}] with rows {group, query, positive, negatives},
+    read by ``data.squad.read_squad``: the same checks as ``mlirbench run``.
 
     The negatives are the other sentences of the answer's paragraph (hard, same topic).
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(path, f"not a readable SQuAD JSON file ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise DataError(path, "expected a SQuAD-format object with a 'data' list")
     articles = []
-    for a, article in enumerate(data["data"]):
-        rows = []
-        for p, para in enumerate(article.get("paragraphs", [])):
-            sentences, breaks = para.get("sentences"), para.get("sentence_breaks")
-            if not sentences or not breaks or len(sentences) != len(breaks):
-                raise DataError(path, f"data[{a}].paragraphs[{p}]: needs 'sentences' and as many 'sentence_breaks'")
-            starts = [span[0] for span in breaks]
-            for qa in para.get("qas", []):
-                answers = qa.get("answers") or [{}]
-                start = answers[0].get("answer_start")
-                if not isinstance(start, int) or not qa.get("id") or not qa.get("question"):
-                    raise DataError(path, f"data[{a}].paragraphs[{p}]: question without id, text or answer_start")
-                s = max(bisect.bisect_right(starts, start) - 1, 0)
-                rows.append({"group": qa["id"], "query": qa["question"], "positive": sentences[s],
-                             "negatives": [x for i, x in enumerate(sentences) if i != s]})
-        articles.append({"title": article.get("title") or f"article-{a}",
-                         "qids": {r["group"] for r in rows}, "rows": rows})
+    for article in read_squad(path):
+        rows = [{"group": q.id, "query": q.text, "positive": para.sentences[q.sentence],
+                 "negatives": [x for i, x in enumerate(para.sentences) if i != q.sentence]}
+                for para in article.paragraphs for q in para.questions]
+        articles.append({"title": article.title, "qids": {r["group"] for r in rows}, "rows": rows})
     return articles
 
 
@@ -167,7 +150,10 @@ def make_train_data(data_dir: Path, output: Path, split_path: Path, *, langs: Se
     per_lang = {lang: load_squad(path) for lang, path in files.items()}
     article_of = article_keys(per_lang)
     if split_path.is_file():
-        split = json.loads(split_path.read_text(encoding="utf-8"))
+        split = read_json(split_path)
+        if not (isinstance(split, dict) and all(isinstance(split.get(k), list) and all(isinstance(t, str) for t in split[k])
+                                                for k in ("train", "eval"))):
+            raise DataError(split_path, "not an article split: expected lists of article names 'train' and 'eval'")
         known = set(split["train"]) | set(split["eval"])
         unknown = sorted(set(article_of.values()) - known)
         if unknown:

@@ -1,0 +1,123 @@
+"""Bad arguments and doomed outputs are one-line errors (exit 2) before any work, and nothing is
+written; make-train-data reads SQuAD files with the same loader as `mlirbench run`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lareqa_fixture import write_dataset
+from test_cli import invoke
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "data", ["de", "en"], n_articles=3)
+
+
+def refused(args: list[str], capsys, *expected: str) -> str:
+    code, _, err = invoke(args, capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and all(e in err for e in expected), err
+    return err
+
+
+CASES = {  # name -> (arguments, what the error says); {d}: data folder, {t}: a scratch folder, {f}: a file
+    "langs comma": (["run", "-m", "random", "-t", "xquad-r", "--data-dir", "{d}", "--langs", ",", "-o", "{t}/r"],
+                    "no language codes"),
+    "langs empty": (["run", "-m", "random", "-t", "xquad-r", "--data-dir", "{d}", "--langs", "", "-o", "{t}/r"],
+                    "no language codes"),
+    "run output is a file": (["run", "-m", "random", "-t", "xquad-r", "--data-dir", "{d}", "-o", "{f}"],
+                             "not a folder"),
+    "run output under a file": (["run", "-m", "random", "-t", "xquad-r", "--data-dir", "{d}", "-o", "{f}/x"],
+                                "is not a folder"),
+    "leaderboard results absent": (["leaderboard", "--results", "{t}/none", "-o", "{t}/L.md"], "does not exist"),
+    "leaderboard output is a folder": (["leaderboard", "--results", "{t}", "-o", "{t}"], "is a folder"),
+    "compare alpha": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--alpha", "2"], "--alpha"),
+    "compare alpha nan": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--alpha", "nan"],
+                          "not a finite number"),
+    "train lr": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}", "-o", "{t}/m",
+                  "--lr", "-1"], "--lr"),
+    "train val fraction": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}",
+                            "-o", "{t}/m", "--val-fraction", "1.5"], "--val-fraction"),
+    "train epochs": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}", "-o", "{t}/m",
+                      "--epochs", "0"], "--epochs"),
+    "train alpha": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}", "-o", "{t}/m",
+                     "--alpha", "1.5"], "--alpha"),
+    "train output is a file": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}",
+                                "-o", "{f}"], "not a folder"),
+    "train data absent": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{t}/none",
+                           "-o", "{t}/m"], "does not exist"),
+    "eval fraction": (["make-train-data", "--data-dir", "{d}", "-o", "{t}/t.jsonl", "--split", "{t}/s.json",
+                       "--eval-fraction", "1.5"], "--eval-fraction"),
+    "negatives": (["make-train-data", "--data-dir", "{d}", "-o", "{t}/t.jsonl", "--split", "{t}/s.json",
+                   "--negatives", "-1"], "--negatives"),
+    "train data output is a folder": (["make-train-data", "--data-dir", "{d}", "-o", "{t}", "--split",
+                                       "{t}/s.json"], "is a folder"),
+    "domains task": (["domains", "assign", "{d}/en.json", "-t", "nosuch", "-o", "{t}/m.json"], "unknown task"),
+    "domains splits absent": (["domains", "splits", "{t}/none.json", "-o", "{t}/s.json"], "does not exist"),
+    "translate batch size": (["translate", "-m", "x", "--input", "{f}", "-o", "{t}/o.jsonl", "--source-lang", "en",
+                              "--to", "de", "--batch-size", "0"], "--batch-size"),
+    "translate no targets": (["translate", "-m", "x", "--input", "{f}", "-o", "{t}/o.jsonl", "--source-lang", "en",
+                              "--to", ","], "no language codes"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_arguments_are_refused_before_any_work(name: str, data: Path, tmp_path: Path, capsys) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    afile = tmp_path / "a-file.jsonl"
+    afile.write_text('{"group": "g", "lang": "en", "query": "q", "positive": "p"}\n')
+    args, expected = CASES[name]
+    before = files_under(tmp_path)
+    refused([a.format(d=data, t=scratch, f=afile) for a in args], capsys, expected)
+    assert files_under(tmp_path) == before
+
+
+def test_unusable_cache_folder_is_one_line(data: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MLIRBENCH_CACHE", str(data / "en.json"))
+    refused(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+             "-o", str(tmp_path / "res")], capsys, "MLIRBENCH_CACHE", "not a folder")
+    assert not (tmp_path / "res").exists()
+
+
+def _edit_first_question(folder: Path, edit) -> None:
+    path = folder / "en.json"
+    squad = json.loads(path.read_text(encoding="utf-8"))
+    edit(squad["data"][0]["paragraphs"][0]["qas"], squad)
+    path.write_text(json.dumps(squad), encoding="utf-8")
+
+
+EDITS = {
+    "answer_start after the sentences": (lambda qas, _: qas[0]["answers"][0].update(answer_start=10**6),
+                                         "lies outside the sentences"),
+    "negative answer_start": (lambda qas, _: qas[0]["answers"][0].update(answer_start=-3),
+                              "lies outside the sentences"),
+    "duplicate question id": (lambda qas, squad: squad["data"][-1]["paragraphs"][0]["qas"][0].update(id=qas[0]["id"]),
+                              "duplicate question id"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_make_train_data_refuses_what_run_refuses(name: str, data: Path, tmp_path: Path, capsys) -> None:
+    edit, problem = EDITS[name]
+    _edit_first_question(data, edit)
+    run = refused(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+                   "-o", str(tmp_path / "res")], capsys, problem)
+    train = refused(["make-train-data", "--data-dir", str(data), "-o", str(tmp_path / "t.jsonl"),
+                     "--split", str(tmp_path / "s.json")], capsys, problem)
+    assert run == train and not (tmp_path / "t.jsonl").exists() and not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"train": "a", "eval": []}', "{not json"])
+def test_malformed_split_file_is_one_line(content: str, data: Path, tmp_path: Path, capsys) -> None:
+    split = tmp_path / "s.json"
+    split.write_text(content)
+    refused(["make-train-data", "--data-dir", str(data), "-o", str(tmp_path / "t.jsonl"), "--split", str(split)],
+            capsys, str(split))
+    assert not (tmp_path / "t.jsonl").exists()
