@@ -9,7 +9,7 @@ import hashlib
 import importlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,12 @@ from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import MlirbenchError
 from mlirbench.names import unknown
 from mlirbench.retrieval.arguments import check_arguments, declared, defaults, neutral_names
+from mlirbench.retrieval.centering import CenteredEncoder
 from mlirbench.retrieval.protocols import Encoder, Searcher
 
 _SAFE_SUFFIX = re.compile(r"[A-Za-z0-9._=,+-]*")  # a record folder name without quoting or surprises
 _SUFFIX_MAX = 48
+CENTERED = "centered:"  # --model centered:<model spec>: that dense model, centred per language (centering.py)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class ModelSpec:
 
     name: str
     kwargs: dict[str, Any]
+    centered: bool = False  # embeddings centred per language (``centered:<spec>``)
 
     @property
     def adapter(self) -> Any:
@@ -92,10 +95,10 @@ class ModelSpec:
         with distinct arguments never overwrite each other's record; ``@args-<sha256[:10]>`` where
         the values would not make a short, safe folder name."""
         model = self.kwargs.get("model")
-        slug = self.name
+        slug = f"centered-{self.name}" if self.centered else self.name
         if model is not None:
             tail = Path(str(model)).name if Path(str(model)).exists() else str(model)
-            slug = f"{self.name}--{tail.replace('/', '__')}"
+            slug = f"{slug}--{tail.replace('/', '__')}"
         args = {k: v for k, v in self.result_arguments.items() if k != "model"}
         if not args:
             return slug
@@ -107,8 +110,11 @@ class ModelSpec:
 
 
 def parse_model(value: str, extra: dict[str, Any] | None = None) -> ModelSpec:
-    """``NAME``, ``NAME:MODEL`` (hub id or folder) or a folder holding a sentence-transformers model;
-    the arguments are checked against the adapter's declaration here, before any work starts."""
+    """``NAME``, ``NAME:MODEL`` (hub id or folder) or a folder holding a sentence-transformers model,
+    each optionally prefixed ``centered:``; the arguments are checked against the adapter's
+    declaration here, before any work starts."""
+    if value.startswith(CENTERED):
+        return replace(parse_model(value[len(CENTERED):], extra), centered=True)
     if not value.strip():
         raise MlirbenchError("--model is empty; give a name (see `mlirbench ls`), NAME:MODEL or a model folder")
     kwargs = dict(extra or {})
@@ -137,6 +143,11 @@ def build_model(spec: ModelSpec, progress: bool = True) -> Encoder | Searcher:
     model = factory(**kwargs)
     if not isinstance(model, (Encoder, Searcher)):
         raise TypeError(f"model {spec.name}: {type(model).__name__} implements neither the Encoder nor the Searcher protocol")
+    if spec.centered:
+        if not isinstance(model, Encoder):
+            raise MlirbenchError(f"model {CENTERED}{spec.name}: centring needs a dense model (an Encoder); "
+                                 f"{spec.name} scores documents itself")
+        return CenteredEncoder(model)
     return model
 
 

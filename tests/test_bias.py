@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,24 @@ def test_missing_run_file_is_a_data_error(record: Path, tmp_path: Path) -> None:
     (folder / "mlqa-r.json").write_bytes(record.read_bytes())
     with pytest.raises(DataError, match="multi.trec.gz"):
         language_bias(folder / "mlqa-r.json")
+
+
+def test_own_language_first_matches_an_independent_count_and_the_record(record: Path) -> None:
+    first: dict[str, list[tuple[int, str]]] = {}
+    for row in read_ranks(record.with_name("mlqa-r.ranks.tsv.gz")):
+        if row["setting"] == "multi":
+            first.setdefault(row["query_id"], []).append((row["rank"], row["doc_id"].split(":")[0]))
+    own: dict[str, list[float]] = {}
+    chance: dict[str, list[float]] = {}
+    for qid, rel in first.items():
+        lang = qid.split(":")[0]
+        best = min((r, lg) for r, lg in rel if r > 0)  # random ranks everything
+        own.setdefault(lang, []).append(float(best[1] == lang))
+        chance.setdefault(lang, []).append(1 / len({lg for _, lg in rel}))
+    report = language_bias(record)["own_first"]
+    assert report["share"] == pytest.approx(np.mean([np.mean(v) for v in own.values()]))
+    assert report["chance"] == pytest.approx(np.mean([np.mean(v) for v in chance.values()]))
+    assert report["per_language"]["de"]["n_queries"] == len(own["de"]) and report["none_retrieved"] == 0
+    saved = json.loads(record.read_text())["aggregate"]["multi"]
+    assert saved["own_language_first"] == pytest.approx(report["share"], abs=1e-12)
+    assert saved["own_language_chance"] == pytest.approx(report["chance"], abs=1e-12)

@@ -1,10 +1,16 @@
 """Per-language mean centring (retrieval/centering.py)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+from lareqa_fixture import write_dataset
+from miracl_fixture import write_miracl
+from test_cli import invoke
 
+from mlirbench.registry import parse_model
 from mlirbench.retrieval.centering import CENTERING, CenteredEncoder, center
 from mlirbench.retrieval.protocols import Encoder
 
@@ -51,3 +57,31 @@ def test_centring_removes_the_language_offset() -> None:
         assert ranks == [german_rank] * len(TOPICS)
     np.testing.assert_array_equal(centred.encode(queries, role="query", lang="de"),
                                   center(plain.encode(queries, role="query", lang="de")))
+
+
+def test_centered_model_spec_runs_on_the_cached_embeddings(tmp_path: Path, capsys) -> None:
+    data = write_dataset(tmp_path / "data", ["en", "de", "zh"])
+    out = tmp_path / "results"
+    args = ["-t", "xquad-r", "--data-dir", str(data), "--langs", "en,de,zh", "-o", str(out), "--quiet"]
+    assert invoke(["run", "-m", "random", *args], capsys)[0] == 0
+    code, _, err = invoke(["run", "-m", "centered:random", *args], capsys)
+    assert code == 0, err
+    plain = json.loads((out / "random" / "xquad-r.de-en-zh.json").read_text())
+    centred = json.loads((out / "centered-random" / "xquad-r.de-en-zh.json").read_text())
+    assert centred["model"]["metadata"] == {**plain["model"]["metadata"], "centering": CENTERING}
+    # the centred run read the plain run's embeddings: nothing encoded again
+    assert centred["provenance"]["embedding_cache"]["misses"] == 0 < centred["provenance"]["embedding_cache"]["hits"]
+    assert centred["aggregate"]["multi"]["map"] != plain["aggregate"]["multi"]["map"]
+    spec = parse_model("centered:dense:org/some-model")
+    assert spec.centered and spec.name == "dense" and spec.slug == "centered-dense--org__some-model"
+
+
+def test_centring_a_searcher_or_a_topk_task_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    data = write_dataset(tmp_path / "data", ["en", "de"])
+    code, _, err = invoke(["run", "-m", "centered:bm25", "-t", "xquad-r", "--data-dir", str(data),
+                           "--langs", "en,de", "-o", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 2 and "centring needs a dense model" in err and len(err.strip().splitlines()) == 1
+    miracl = write_miracl(tmp_path / "miracl", langs=("en",))
+    code, _, err = invoke(["run", "-m", "centered:random", "-t", "miracl", "--data-dir", str(miracl), "--langs", "en",
+                           "-o", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 2 and "full-ranking tasks only" in err

@@ -15,9 +15,10 @@ from tqdm.auto import tqdm
 
 from mlirbench.data.collection import Collection
 from mlirbench.data.task import TaskMetadata
-from mlirbench.evaluation.metrics import rank_distance, setting_scores, view_means
+from mlirbench.evaluation.metrics import own_language_first, rank_distance, setting_scores, view_means
 from mlirbench.evaluation.ranking import ViewRanking, rank_view, relevant_rows
 from mlirbench.evaluation.views import POOLED, build_views
+from mlirbench.retrieval.centering import CenteredEncoder
 from mlirbench.retrieval.embedding_cache import CachedEncoder
 from mlirbench.retrieval.protocols import Encoder, Searcher
 from mlirbench.retrieval.scoring import score_matrix
@@ -50,12 +51,16 @@ def evaluate_full(model: Encoder | Searcher, collection: Collection, meta: TaskM
                   progress: bool = True) -> Outcome:
     """A full-ranking task: one score matrix (an Encoder through the embedding cache unless
     ``cache=False``), every view ranked from it."""
-    if cache and isinstance(model, Encoder):
-        model = CachedEncoder(model)
+    cached = None
+    if cache and isinstance(model, CenteredEncoder):  # centres the cached embeddings of the model it wraps
+        cached = CachedEncoder(model.encoder)
+        model = CenteredEncoder(cached)
+    elif cache and isinstance(model, Encoder):
+        model = cached = CachedEncoder(model)
     scores, timings = score_matrix(model, collection, progress)
     ev = evaluate_scores(scores, collection, meta, progress)
     return Outcome(collection, ev, {**timings, **ev.timings}, model.metadata(), len(collection.docs),
-                   embedding_cache=model.stats() if isinstance(model, CachedEncoder) else None)
+                   embedding_cache=cached.stats() if cached else None)
 
 
 def evaluate_scores(scores: np.ndarray, collection: Collection, meta: TaskMetadata,
@@ -85,6 +90,12 @@ def evaluate_rankings(rankings: dict[str, list[ViewRanking]], collection: Collec
     rd = rank_distance(rankings.get("multi", []))
     if "multi" in aggregate:
         aggregate["multi"]["rank_distance"] = rd["mean"]
+        langs = np.asarray(collection.docs.langs, dtype=object)
+        first = own_language_first([vr.view.query_lang for vr in rankings["multi"] for _ in vr.query_rows],
+                                   ((langs[rows], ranks) for vr in rankings["multi"]
+                                    for rows, _, ranks, _ in map(vr.relevant, range(len(vr.query_rows)))))
+        aggregate["multi"]["own_language_first"] = first["share"]
+        aggregate["multi"]["own_language_chance"] = first["chance"]
     return Evaluation(aggregate, per_view, pair_matrix(per_view, collection.languages, meta.main_score),
                       rd, rankings, {"evaluate_s": time.perf_counter() - t0})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numba import NumbaTypeSafetyWarning
@@ -85,4 +85,36 @@ def rank_distance(rankings: list[ViewRanking]) -> dict:
         "per_language": means,
         "n_queries": int(sum(len(v) for v in per_lang.values())),
         "unranked_relevant": unranked,
+    }
+
+
+def own_language_first(query_langs: Sequence[str], relevant: Iterable[tuple[Sequence[str], np.ndarray]]) -> dict:
+    """Share of multilingual queries whose highest-ranked relevant doc is in the query's own
+    language, against chance (1 / the number of languages with a relevant doc): a model without
+    language preference finds its own language first at chance rate. ``relevant``: per query, the
+    languages and ranks (0 = not retrieved) of its relevant docs. Queries with relevant docs in
+    fewer than two languages, or none retrieved (no highest-ranked one), are left out; means per
+    query language, then macro-averaged, as rank distance is."""
+    own: dict[str, list[float]] = defaultdict(list)
+    chance: dict[str, list[float]] = defaultdict(list)
+    unranked = 0
+    for lang, (langs, ranks) in zip(query_langs, relevant):
+        n_langs = len(set(langs))
+        if n_langs < 2:
+            continue
+        retrieved = np.flatnonzero(np.asarray(ranks) > 0)
+        if not len(retrieved):
+            unranked += 1
+            continue
+        first = retrieved[np.argmin(np.asarray(ranks)[retrieved])]
+        own[lang].append(float(langs[first] == lang))
+        chance[lang].append(1.0 / n_langs)
+    per_language = {lang: {"share": float(np.mean(own[lang])), "chance": float(np.mean(chance[lang])),
+                           "n_queries": len(own[lang])} for lang in sorted(own)}
+    return {
+        "share": float(np.mean([v["share"] for v in per_language.values()])) if per_language else float("nan"),
+        "chance": float(np.mean([v["chance"] for v in per_language.values()])) if per_language else float("nan"),
+        "per_language": per_language,
+        "n_queries": int(sum(v["n_queries"] for v in per_language.values())),
+        "none_retrieved": unranked,
     }

@@ -22,6 +22,7 @@ from mlirbench.errors import MlirbenchError
 from mlirbench.evaluation.evaluate import Outcome, evaluate_rankings
 from mlirbench.evaluation.ranking import ViewRanking
 from mlirbench.evaluation.views import View
+from mlirbench.retrieval.centering import CenteredEncoder
 from mlirbench.retrieval.protocols import Encoder, Hits, Searcher
 from mlirbench.retrieval.scale import ScaleOptions
 from mlirbench.retrieval.topk import search_topk
@@ -33,6 +34,9 @@ def evaluate_topk(model: Encoder | Searcher, data: StreamedCollection, meta: Tas
     """Retrieve the top ``meta.depth`` per query and language, then score the monolingual views."""
     if meta.depth < 100:
         raise MlirbenchError(f"{meta.name}: depth {meta.depth} < 100 would cut Recall@100 short")
+    if isinstance(model, CenteredEncoder):
+        raise MlirbenchError(f"task {meta.name}: a top-k task encodes its corpus in shards, whose means are not "
+                             "their language's; centred models run on full-ranking tasks only")
     t0 = time.perf_counter()
     hits, model_meta, info = search_topk(model, data, meta.depth, options=options, factory=factory,
                                          fresh=fresh, progress=progress)

@@ -8,6 +8,10 @@ says; a ratio well above 1 means it prefers the query's language over relevant d
 Shares are means over the queries of a language (queries with an empty top-10 are skipped),
 then macro-averaged over query languages, as rank distance is. Doc ids carry their language
 (``<lang>:...``), so only the side files are needed.
+
+``own_first``: the share of queries whose highest-ranked relevant doc is in their own language,
+against chance (``metrics.own_language_first``; the record's ``own_language_first``), from the
+ranks file, so records written before the figure existed get it too.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mlirbench.errors import DataError
+from mlirbench.evaluation.metrics import own_language_first
 from mlirbench.records.record import load_record, run_file
 from mlirbench.records.saved_ranks import SettingRanks, record_ranks
 from mlirbench.records.side_files import read_trec
@@ -51,5 +56,8 @@ def language_bias(record_path: Path, ranks: SettingRanks | None = None, depth: i
                            "n_queries": len(observed[lang])} for lang in sorted(observed)}
     obs = float(np.mean([v["observed"] for v in per_language.values()])) if per_language else float("nan")
     exp = float(np.mean([v["expected"] for v in per_language.values()])) if per_language else float("nan")
+    first = own_language_first(ranks.query_langs, (
+        ([_lang(d) for d in ranks.doc_ids[ranks.offsets[i]:ranks.offsets[i + 1]]],
+         ranks.ranks[ranks.offsets[i]:ranks.offsets[i + 1]]) for i in range(len(ranks.keys))))
     return {"depth": depth, "per_language": per_language, "observed": obs, "expected": exp,
-            "ratio": obs / exp if exp else float("nan")}
+            "ratio": obs / exp if exp else float("nan"), "own_first": first}
