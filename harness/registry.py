@@ -57,6 +57,8 @@ TASKS: dict[str, Entry] = {
                      "LAReQA XQuAD-R: 11 languages, 13,090 questions, 13,014 pooled sentences"),
     "mlqa-r": Entry("mlirbench.tasks.lareqa:mlqa_r",
                     "LAReQA MLQA-R: 7 languages, 2-4 relevant sentences per question"),
+    "xquad": Entry("mlirbench.tasks.lareqa:xquad",
+                   "XQuAD-R files scored as mteb's XQuADRetrieval: per language, questions vs its 240 paragraphs, nDCG@10"),
     "miracl": Entry("mlirbench.tasks.miracl:miracl",
                     "MIRACL dev: 18 languages, monolingual, top-1000 runs (BM25 per language; dense: shards + FAISS)"),
 }

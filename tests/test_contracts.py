@@ -80,7 +80,7 @@ def _miracl_fixture(root: Path) -> tuple[Path, list[str]]:
 
 # A fixture per registered task: (folder in the task's layout, languages it holds). A new task needs
 # one here (test_every_task_has_a_fixture), so that every contract below covers it.
-FIXTURES = {"xquad-r": _lareqa_fixture, "mlqa-r": _lareqa_fixture, "miracl": _miracl_fixture}
+FIXTURES = {"xquad-r": _lareqa_fixture, "mlqa-r": _lareqa_fixture, "xquad": _lareqa_fixture, "miracl": _miracl_fixture}
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
