@@ -3,10 +3,11 @@
 A record is a function of its inputs: the model (registry arguments and adapter metadata: weights
 hash, analyzers, dtype...), the task definition, the data (file sha256s), the top-k options, the
 code (every source file of the mlirbench package) and the versions of the packages that compute
-scores. Their sha256 is kept in the record (``provenance.inputs_sha256``); a run whose record
-already exists with the same inputs and intact side files is up to date and stops there (like
-make), unless ``cache=False`` (``--no-cache``). This is what makes a warm rerun cheap: the
-embedding cache saves the encoding, this saves the evaluation and the writing.
+scores (the harness's and those the model's adapter declares). Their sha256 is kept in the record
+(``provenance.inputs_sha256``); a run whose record already exists with the same inputs and intact
+side files is up to date and stops there (like make), unless ``cache=False`` (``--no-cache``).
+This is what makes a warm rerun cheap: the embedding cache saves the encoding, this saves the
+evaluation and the writing.
 """
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+from mlirbench._io.cache import refreshed
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError
 from mlirbench.records.provenance import package_versions, provenance
 from mlirbench.records.record import build_record, load_record, record_path, run_file, write_record
 from mlirbench.registry import ModelSpec, build_model, get_task
+from mlirbench.retrieval.embedding_cache import model_identity
+from mlirbench.retrieval.protocols import Encoder, Searcher
 from mlirbench.retrieval.scale import ScaleOptions
 
 
@@ -40,8 +44,7 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     meta = task.metadata
     subset = list(collection.languages) != list(meta.languages)
     path = record_path(output, spec.slug, f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name)
-    key = inputs_sha256(spec, meta, collection.source, model.metadata(),
-                        scale if meta.retrieval == "topk" else None)
+    key = inputs_sha256(spec, meta, collection.source, model, scale if meta.retrieval == "topk" else None)
     if cache and up_to_date(path, key):
         print(f"mlirbench: {path} is up to date (same model, task, data, options and code); "
               "--no-cache recomputes it", file=sys.stderr)
@@ -50,12 +53,14 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     from mlirbench.evaluation.evaluate import evaluate_full
     from mlirbench.evaluation.topk import evaluate_topk
 
-    if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
-        outcome = evaluate_topk(model, collection, meta, options=scale, factory=partial(build_model, spec, progress=False),
-                                fresh=not cache, progress=progress)
-    else:
-        outcome = evaluate_full(model, collection, meta, cache=cache, progress=progress)
-    prov = dict(provenance(argv), finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    with refreshed(not cache):  # --no-cache: the caches a model keeps itself (BM25 indexes) are rebuilt too
+        if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
+            outcome = evaluate_topk(model, collection, meta, options=scale,
+                                    factory=partial(build_model, spec, progress=False), fresh=not cache,
+                                    progress=progress)
+        else:
+            outcome = evaluate_full(model, collection, meta, cache=cache, progress=progress)
+    prov = dict(provenance(argv, spec.packages), finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 timings=dict(outcome.timings, total_s=time.perf_counter() - start), inputs_sha256=key,
                 embedding_cache=outcome.embedding_cache)
     record = build_record({"name": spec.name, "slug": spec.slug, "arguments": spec.kwargs,
@@ -76,11 +81,13 @@ def code_sha256() -> str:
     return h.hexdigest()
 
 
-def inputs_sha256(spec: ModelSpec, meta, source: dict, model_metadata: dict, scale: ScaleOptions | None) -> str:
-    """The sha256 of everything a record is a function of (module docstring)."""
-    inputs = {"model": [spec.name, spec.kwargs, model_metadata], "task": dataclasses.asdict(meta), "data": source,
-              "scale": dataclasses.asdict(scale) if scale is not None else None, "code": code_sha256(),
-              "packages": package_versions()}
+def inputs_sha256(spec: ModelSpec, meta, source: dict, model: Encoder | Searcher, scale: ScaleOptions | None) -> str:
+    """The sha256 of everything a record is a function of (module docstring): the model by its
+    result-changing arguments and its metadata without the result-neutral ones, the packages the
+    harness and the model's adapter declare."""
+    inputs = {"model": [spec.name, spec.result_arguments, model_identity(model)], "task": dataclasses.asdict(meta),
+              "data": source, "scale": dataclasses.asdict(scale) if scale is not None else None,
+              "code": code_sha256(), "packages": package_versions(spec.packages)}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 

