@@ -326,8 +326,9 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
 @click.argument("more", nargs=-1)
 @click.option("--task", "-t", required=True, help="Task name, e.g. xquad-r.")
 @click.option("--metric", default=None, help="ranx metric name, e.g. map, recall@10, ndcg@10 [default: the task's main score].")
-@click.option("--test", "stat_test", default="student", show_default=True,
-              help="student (paired t-test), fisher (randomization) or tukey (Tukey's HSD).")
+@click.option("--test", "stat_test", default="group", show_default=True,
+              help="group (randomisation over question groups: translations move together), or the per-query "
+                   "student (paired t-test), fisher (randomization), tukey (Tukey's HSD).")
 @click.option("--alpha", type=_Finite(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
               help="Significance level (after correction).")
 @click.option("--results", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("results"),

@@ -60,7 +60,7 @@ def test_holm() -> None:
 
 def test_three_contenders_get_holm_and_all_pairs(results: Path) -> None:
     out = compare_models(results, ["perfect", "rand-a", "rand-b"], "mlqa-r")
-    assert out["test"] == "student" and "Holm" in out["correction"]
+    assert out["test"] == "group" and "Holm" in out["correction"]
     assert set(out["settings"]) == {"mono", "cross", "multi"}
     for entry in out["settings"].values():
         pairs = entry["pairs"]
@@ -96,8 +96,11 @@ def test_cli_table_and_json(results: Path, capsys) -> None:
     code, out, err = invoke(["compare", "--models", "rand-a", "perfect", "--task", "mlqa-r",
                              "--results", str(results)], capsys)
     assert code == 0, err
-    assert "two-sided paired Student's t-test" in out and "none (one pair)" in out
-    assert out.count("rand-a  perfect") == 3
+    assert "randomisation test over question groups" in out and "none (one pair)" in out
+    assert "Group-aware" in out and out.count("rand-a  perfect") == 3
+    code, out, err = invoke(["compare", "--models", "rand-a", "perfect", "--task", "mlqa-r", "--test", "student",
+                             "--results", str(results)], capsys)
+    assert code == 0 and "two-sided paired Student's t-test" in out and "overstates" in out
     code, out, err = invoke(["compare", "-m", "rand-a", "-m", "perfect", "-t", "mlqa-r", "--results", str(results),
                              "--metric", "recall@10", "--test", "tukey", "--json"], capsys)
     assert code == 0, err
@@ -139,3 +142,19 @@ def test_side_file_not_matching_its_record_is_refused(results: Path, tmp_path: P
     shutil.copy(next((results / "rand-b").glob("*.ranks.tsv.gz")), ranks)  # newer side file, old record
     with pytest.raises(DataError, match="does not match its record"):
         record_ranks(record)
+
+
+def test_group_test_relabels_question_groups(results: Path) -> None:
+    """The default test: per setting, the groups of the ranks file are the unit; its means are the
+    record's aggregates; on queries that are all in different groups it is the query-level test."""
+    from mlirbench.report.resampling import design_of, paired_test
+
+    contenders = load_model_ranks(results, ["rand-a", "rand-b"], "mlqa-r")
+    record = json.loads((results / "rand-a" / "mlqa-r.json").read_text())
+    for setting in ("mono", "cross", "multi"):
+        runs = {m: contenders[m][setting] for m in ("rand-a", "rand-b")}
+        (pair,) = compare_setting(runs, "map")
+        assert pair.mean_a == pytest.approx(record["aggregate"][setting]["map"], abs=1e-12)
+        a, b = (per_query(runs[m], ["map"])["map"] for m in runs)
+        assert pair.p_value == paired_test(design_of(runs["rand-a"]), a, b)
+        assert pair.p_value != paired_test(design_of(runs["rand-a"], "query"), a, b)
