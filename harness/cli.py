@@ -17,6 +17,7 @@ from mlirbench.errors import MlirbenchError
 
 if TYPE_CHECKING:
     from mlirbench.retrieval.faiss_search import SearchConfig
+    from mlirbench.retrieval.scale import ScaleOptions
 
 
 def _parse_kv(values: tuple[str, ...]) -> dict[str, str]:
@@ -62,30 +63,52 @@ def _out_file(ctx: click.Context, param: click.Parameter, value: Path | None) ->
     return None if value is None else check_writable(value, folder=False, what=param.opts[0])
 
 
-def _faiss_spec(ctx: click.Context, param: click.Parameter, value: str) -> SearchConfig:
-    """Parse the index spec up front, so a typo fails before data and model load."""
-    from mlirbench.retrieval.faiss_search import SearchConfig
-    try:
-        return SearchConfig.parse(value)
-    except MlirbenchError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
+class _FaissSpec(click.ParamType):
+    name = "spec"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> SearchConfig:
+        from mlirbench.retrieval.faiss_search import SearchConfig
+        try:
+            return SearchConfig.parse(str(value))
+        except MlirbenchError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _TopK(click.ParamType):
+    """The type of a top-k option: its value (command line, environment or default) is kept as
+    given and parsed by ``_scale_options`` only for a top-k task, so a stray $MLIRBENCH_SHARD_SIZE
+    set for a MIRACL session never breaks an xquad-r run."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        return value
 
 
 SCALE_PARAMS = ("shard_size", "shard_dtype", "encode_batch", "faiss", "faiss_device", "ray_workers", "ray_address")
 
 
-def _refuse_scale_flags(ctx: click.Context, task: str) -> None:
-    """Scale flags typed for a full-ranking task would be ignored without a word, so they fail;
-    their environment variables may be set for a whole shell session, so those do not."""
-    given = [p.opts[0] for p in ctx.command.params
-             if p.name in SCALE_PARAMS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
-    if not given:
-        return
+def _scale_options(ctx: click.Context, task: str) -> ScaleOptions:
+    """The top-k options, parsed for a top-k task (before data and model load, so a typo fails at
+    once). For a full-ranking task, flags typed on the command line would be ignored without a word,
+    so they fail; their environment variables may be set for a whole shell session, so those do not."""
     from mlirbench.registry import get_task
+    from mlirbench.retrieval.scale import ScaleOptions
+    params = [p for p in ctx.command.params if p.name in SCALE_PARAMS]
     meta = get_task(task).metadata
     if meta.retrieval != "topk":
-        raise MlirbenchError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} only to top-k tasks "
-                             f"(e.g. miracl); {meta.name} ranks its whole corpus")
+        given = [p.opts[0] for p in params if ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+        if given:
+            raise MlirbenchError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} only to top-k tasks "
+                                 f"(e.g. miracl); {meta.name} ranks its whole corpus")
+        return ScaleOptions()
+    values = {p.name: None if ctx.params[p.name] is None else p.type.inner.convert(ctx.params[p.name], p, ctx)
+              for p in params}  # a bad value is click's one-line error, naming the option and its env var
+    return ScaleOptions(shard_size=values["shard_size"], dtype=values["shard_dtype"],
+                        encode_batch=values["encode_batch"],
+                        search=replace(values["faiss"], device=values["faiss_device"]),
+                        ray_workers=values["ray_workers"], ray_address=values["ray_address"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,38 +128,32 @@ def cli() -> None:
 @click.option("--model-arg", "-a", multiple=True, help="Adapter argument key=value (repeatable), e.g. k1=1.2.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-cache", is_flag=True, help="Encode everything again (the embedding cache is neither read nor written).")
-@click.option("--shard-size", type=click.IntRange(min=1), default=100_000, show_default=True, show_envvar=True,
+@click.option("--shard-size", type=_TopK(click.IntRange(min=1)), default=100_000, show_default=True, show_envvar=True,
               envvar="MLIRBENCH_SHARD_SIZE", help="Top-k tasks: docs per encoded corpus shard.")
-@click.option("--shard-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+@click.option("--shard-dtype", type=_TopK(click.Choice(["float32", "float16"])), default="float32", show_default=True,
               show_envvar=True, envvar="MLIRBENCH_SHARD_DTYPE",
               help="Top-k tasks: shard precision (float16 halves the disk; scores shift slightly).")
-@click.option("--encode-batch", type=click.IntRange(min=1), default=1024, show_default=True, show_envvar=True,
+@click.option("--encode-batch", type=_TopK(click.IntRange(min=1)), default=1024, show_default=True, show_envvar=True,
               envvar="MLIRBENCH_ENCODE_BATCH", help="Top-k tasks: texts per encode call.")
-@click.option("--faiss", metavar="SPEC", default="flat", show_default=True, show_envvar=True,
-              envvar="MLIRBENCH_FAISS", callback=_faiss_spec,
+@click.option("--faiss", metavar="SPEC", type=_TopK(_FaissSpec()), default="flat", show_default=True,
+              show_envvar=True, envvar="MLIRBENCH_FAISS",
               help="Top-k tasks: FAISS index, flat (exact) | ivf:nlist=N,nprobe=N | hnsw:m=N,ef_search=N.")
-@click.option("--faiss-device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+@click.option("--faiss-device", type=_TopK(click.Choice(["auto", "cpu", "gpu"])), default="auto", show_default=True,
               show_envvar=True, envvar="MLIRBENCH_FAISS_DEVICE",
               help="Top-k tasks: FAISS device (auto: a GPU where faiss has GPU support and sees one).")
-@click.option("--ray-workers", type=click.IntRange(min=0), default=0, show_default=True, show_envvar=True,
+@click.option("--ray-workers", type=_TopK(click.IntRange(min=0)), default=0, show_default=True, show_envvar=True,
               envvar="MLIRBENCH_RAY_WORKERS", help="Top-k tasks: encode shards on this many Ray workers (0: in this process).")
-@click.option("--ray-address", default=None, show_envvar=True, envvar="MLIRBENCH_RAY_ADDRESS",
+@click.option("--ray-address", type=_TopK(click.STRING), default=None, show_envvar=True, envvar="MLIRBENCH_RAY_ADDRESS",
               help="Top-k tasks: address of an existing Ray cluster [default: start a local one].")
 @click.pass_context
 def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, langs: list[str] | None, output: Path,
-            model_arg: tuple[str, ...], quiet: bool, no_cache: bool, shard_size: int, shard_dtype: str,
-            encode_batch: int, faiss: SearchConfig, faiss_device: str, ray_workers: int,
-            ray_address: str | None) -> None:
+            model_arg: tuple[str, ...], quiet: bool, no_cache: bool, **top_k: object) -> None:
     """Evaluate MODEL on TASK in every setting and write results/<model>/<task>.json."""
     from mlirbench.registry import parse_model
-    from mlirbench.retrieval.scale import ScaleOptions
     from mlirbench.runner import run
 
     spec = parse_model(model, _parse_kv(model_arg))
-    _refuse_scale_flags(ctx, task)
-    scale = ScaleOptions(shard_size=shard_size, dtype=shard_dtype, encode_batch=encode_batch,
-                         search=replace(faiss, device=faiss_device), ray_workers=ray_workers,
-                         ray_address=ray_address)
+    scale = _scale_options(ctx, task)  # the top-k options as parsed from ctx (``top_k`` holds them unparsed)
     check_writable(output / spec.slug, folder=True, what="record folder")
     path = run(spec, task, data_dir=data_dir, langs=langs, output=output, progress=not quiet,
                cache=not no_cache, argv=sys.argv, scale=scale)

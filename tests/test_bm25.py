@@ -196,6 +196,20 @@ def test_long_queries_are_searched(searcher: BM25Searcher, tmp_path: Path) -> No
     assert ids[0][0] == "en-0"
 
 
+def test_quiet_run_prints_nothing_from_the_jvm(tmp_path: Path) -> None:
+    """Lucene's INFO lines (java.util.logging on the JVM's own stderr) are not shown."""
+    import subprocess
+    import sys
+
+    from lareqa_fixture import write_dataset
+    data = write_dataset(tmp_path / "data", ["de", "en"])
+    done = subprocess.run([sys.executable, "-c", "from mlirbench.cli import main; main()", "run", "-m", "bm25",
+                           "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en", "-a",
+                           f"index_root={tmp_path / 'idx'}", "-o", str(tmp_path / "res"), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 def test_greek_and_vietnamese(searcher: BM25Searcher) -> None:
     m = searcher.search(queries(("el", "πρωτεύουσα Ελλάδα"), ("vi", "thủ đô Việt Nam"))).toarray()
     assert m[0].argmax() == col("el-0")

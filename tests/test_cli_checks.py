@@ -121,3 +121,14 @@ def test_malformed_split_file_is_one_line(content: str, data: Path, tmp_path: Pa
     refused(["make-train-data", "--data-dir", str(data), "-o", str(tmp_path / "t.jsonl"), "--split", str(split)],
             capsys, str(split))
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_invalid_top_k_environment_is_ignored_by_full_ranking_tasks(data: Path, tmp_path: Path, capsys,
+                                                                     monkeypatch) -> None:
+    for name, value in (("MLIRBENCH_SHARD_SIZE", "abc"), ("MLIRBENCH_FAISS", "bogus"), ("MLIRBENCH_RAY_WORKERS", "-1")):
+        monkeypatch.setenv(name, value)
+    code, _, err = invoke(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+                           "-o", str(tmp_path / "res"), "--quiet"], capsys)
+    assert code == 0, err
+    refused(["run", "-m", "random", "-t", "miracl", "--data-dir", str(data), "-o", str(tmp_path / "res")], capsys,
+            "--shard-size", "MLIRBENCH_SHARD_SIZE")
