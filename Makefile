@@ -37,3 +37,14 @@ TIER ?= fast
 .PHONY: regress
 regress: $(STAMP)
 	$(VENV)/bin/mlirbench regress --tier $(TIER) --data-dir xquad-r=$(DATA)
+
+# The batching study (mlirbench.grid): resumable, one commit per finished run; models and
+# checkpoints under STUDY_WORK (outside the repository). study-cpu: multilingual-e5-small on this
+# 2-core machine; study: the paper's setting (XLM-R, LaBSE, mBART-50, LASER3; batch 100, full
+# fine-tuning), needs hub access and a GPU.
+STUDY_WORK ?= ../e5study/grid
+.PHONY: study-cpu study
+study-cpu: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m mlirbench.grid --profile cpu --work $(STUDY_WORK) --data-dir $(DATA)
+study: $(STAMP)
+	$(PY) -m mlirbench.grid --profile paper --work $(STUDY_WORK)-paper --data-dir $(DATA)
