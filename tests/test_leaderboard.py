@@ -193,3 +193,23 @@ def test_record_of_an_unregistered_task_is_one_error(miracl_results, tmp_path: P
     res, tasks = miracl_results
     with pytest.raises(Exception, match="task 'miracl', which is not registered"):
         leaderboard.write_leaderboard(res, tmp_path / "LB.md", {k: v for k, v in tasks.items() if k != "miracl"})
+
+
+def test_group_markers_intervals_and_own_language_first(setup, tmp_path: Path) -> None:
+    res, domains = setup
+    text = write_leaderboard(res, tmp_path / "LB.md", reference="rand-a", domains_dir=domains).read_text()
+    assert "randomisation test over question groups" in text and "relabelled together" in text
+    section = text.split("### 95% intervals (bootstrap over question groups)")[1].split("###")[0]
+    intervals = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")[1:]]
+                 for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Model")}
+    record = json.loads((res / "rand-a" / "mlqa-r.json").read_text())
+    for cell, setting in zip(intervals["rand-a"], ("mono", "cross", "multi")):
+        low, high = (float(x) for x in cell.strip("[]").split(", "))
+        assert low <= record["aggregate"][setting]["map"] <= high
+    low, high = (float(x) for x in intervals["rand-a"][3].strip("[]").split(", "))
+    assert low <= record["rank_distance"]["mean"] <= high
+    assert intervals["perfect"][:3] == ["[1.000, 1.000]"] * 3
+    bias = text.split("### Language bias")[1].split("###")[0]
+    assert "| own first | chance |" in bias
+    own = next(line for line in bias.splitlines() if line.startswith("| rand-a |")).strip("|").split("|")
+    assert float(own[-2]) == pytest.approx(record["aggregate"]["multi"]["own_language_first"], abs=5e-4)

@@ -137,8 +137,10 @@ class SkeletonRun(_SkeletonKeys, Run):
 
 def per_query(ranks: SettingRanks, metrics: list[str]) -> dict[str, np.ndarray]:
     """{metric: values in ``ranks.keys`` order} through ranx.evaluate."""
+    # save_results_in_run=True: without it ranx 0.3 returns one metric with a cutoff (ndcg@10) under
+    # the wrong key; the run is a throwaway
     values = evaluate(SkeletonQrels(ranks), SkeletonRun(ranks, "run"), metrics, return_mean=False,
-                      save_results_in_run=False)
+                      save_results_in_run=True)
     if len(metrics) == 1:
         values = {metrics[0]: values}
     return {m: np.asarray(values[m], dtype=np.float64) for m in metrics}

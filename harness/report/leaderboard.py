@@ -6,8 +6,10 @@ task's metadata (``TaskMetadata``, passed in by the CLI from the registry): its 
 order, the significance markers, the domain scores).
 
 Per task: the main table (our models, then published reference rows), significance against
-a reference model (significance.py: paired t-test on the per-query main score, Holm-Bonferroni
-over the models compared with it), the per-language breakdown (a heatmap of the language-pair
+a reference model (significance.py: paired randomisation test over question groups on the main
+score, Holm-Bonferroni over the models compared with it), 95% bootstrap intervals of the main
+score per setting and of rank distance (resampling.py, question groups resampled), the
+per-language breakdown (a heatmap of the language-pair
 matrix where the task has cross-lingual settings, else a table per metric), the language-bias
 report (bias.py) where it has the multilingual setting and, where the task has a committed
 domain mapping (domains.py), the robustness summary (robustness.py).
@@ -26,14 +28,16 @@ from mlirbench.data.task import TaskMetadata
 from mlirbench.errors import DataError
 from mlirbench.names import unknown
 from mlirbench.records.record import EXPERIMENT, Record, is_complete, iter_records, score
-from mlirbench.records.saved_ranks import per_query, record_ranks
+from mlirbench.records.saved_ranks import per_query, rank_distances, record_ranks
 from mlirbench.report.bias import language_bias
 from mlirbench.report.heatmap import write_heatmap
 from mlirbench.report.published import PUBLISHED, SOURCE
+from mlirbench.report.resampling import LEVEL, N_BOOTSTRAP, SEED, bootstrap_interval, design_of
 from mlirbench.report.robustness import domain_summary, shift_summary
-from mlirbench.report.significance import TEST_NAMES, check_paired, compare_setting
+from mlirbench.report.significance import GROUP_TEST, TEST_NAMES, check_paired, compare_setting
+from mlirbench.report.study import study_section
 
-TEST, ALPHA = "student", 0.01
+TEST, ALPHA = GROUP_TEST, 0.01
 BETTER, WORSE = "▲", "▼"
 LABELS = {"map": "mAP", "recall": "R", "ndcg": "nDCG", "mrr": "MRR", "precision": "P"}
 Entries = list[tuple[Path, Record]]
@@ -104,9 +108,13 @@ def write_leaderboard(results: Path, output: Path, tasks: Mapping[str, TaskMetad
         "languages; lower means less language bias. Rows marked *published* are copied from",
         f"{SOURCE} and were not produced by this harness.",
         f"{BETTER} / {WORSE}: {main} significantly higher / lower than the reference model (marked *ref*):",
-        f"{TEST_NAMES[TEST]} on {per_query} (queries paired by id and corpus), Holm-Bonferroni",
-        f"over the models compared with the reference, p <= {ALPHA}; `mlirbench compare` gives p-values",
-        "and win/tie/loss counts.",
+        f"{TEST_NAMES[TEST]} on {per_query} (queries paired by id and corpus; the translations",
+        "of a question, in every view of the setting, relabelled together, since they are not independent),",
+        f"Holm-Bonferroni over the models compared with the reference, p <= {ALPHA}; `mlirbench compare`",
+        "gives p-values and win/tie/loss counts (and the per-query tests, which overstate significance).",
+        f"Intervals: {LEVEL:.0%} percentile bootstrap over question groups ({N_BOOTSTRAP:,} resamples, seed {SEED}).",
+        "Rows `centered-<model>`: the model with its embeddings centred per language (mean of the",
+        "evaluated texts of each language and role subtracted, then unit length), a debiasing baseline.",
         "",
     ]
     for task in sorted(by_task):
@@ -135,6 +143,8 @@ def _experiment_section(manifest: Path, by_task: dict[str, Entries], tasks: Mapp
                                heading=f"### {task} ({manifest.parent.name})", published=False)
         if info.get("heldout_domain") and mapping:
             lines += _shift_section(tasks[task], by_task[task], mapping, info["heldout_domain"])
+        if "study" in info and info["study"].get("task") == task:  # a mlirbench.grid experiment
+            lines += study_section(manifest.parent, out_dir, mapping, info.get("heldout_domain"))
     return lines + ["**Reading.** " + info["reading"], ""]
 
 
@@ -169,7 +179,8 @@ def _task_section(meta: TaskMetadata, entries: Entries, reference: str | None, m
     ref = reference if reference is not None else "bm25"
     ref = ref if ref in names and len(names) > 1 else None
     markers = _markers(meta, ranks, ref) if ref else {}
-    robust = {name: _robustness(meta, ranks[name], mapping) for name in names} if mapping else {}
+    values = {name: {s: per_query(r, [main])[main] for s, r in ranks[name].items()} for name in names}
+    robust = {name: _robustness(mapping, ranks[name], values[name]) for name in names} if mapping else {}
     columns = [(m, s) for m in meta.leaderboard_metrics for s in meta.settings]
     pairs = len(meta.settings) > 1  # a language-pair matrix worth a heatmap (else: per-language tables)
 
@@ -198,6 +209,7 @@ def _task_section(meta: TaskMetadata, entries: Entries, reference: str | None, m
     if not ref:
         lines += ["No significance markers: " + ("only one model." if len(names) == 1 else
                                                  f"reference {reference or 'bm25'} has no record for this task."), ""]
+    lines += _interval_section(meta, names, ranks, values)
     if not pairs:
         lines += _per_language_section(meta, entries, names)
     lines += _bias_section(entries, names, ranks)
@@ -235,13 +247,25 @@ def _markers(meta: TaskMetadata, ranks: dict[str, dict], ref: str) -> dict[tuple
     return out
 
 
-def _robustness(meta: TaskMetadata, ranks: dict, mapping: dict) -> dict:
-    out = {}
-    for setting, r in ranks.items():
-        values = per_query(r, [meta.main_score])[meta.main_score]
-        out[setting] = domain_summary(r, values, query_domains(mapping, [k.rsplit("@", 1)[0] for k in r.keys]),
-                                      list(mapping["domains"]))
-    return out
+def _robustness(mapping: dict, ranks: dict, values: dict) -> dict:
+    return {setting: domain_summary(r, values[setting], query_domains(mapping, [k.rsplit("@", 1)[0] for k in r.keys]),
+                                    list(mapping["domains"]))
+            for setting, r in ranks.items()}
+
+
+def _interval_section(meta: TaskMetadata, names: list[str], ranks: dict, values: dict) -> list[str]:
+    """Bootstrap interval (question groups resampled) of every setting's main score and of rank distance."""
+    def cell(r, v, digits: int) -> str:
+        low, high = bootstrap_interval(design_of(r), v)
+        return f"[{_fmt(low, digits)}, {_fmt(high, digits)}]"
+
+    main = label(meta.main_score)
+    multi = "multi" in meta.settings
+    header = ["Model"] + [f"{main} {s}" for s in meta.settings] + (["Rank dist."] if multi else [])
+    rows = [[name] + [cell(ranks[name][s], values[name][s], 3) for s in meta.settings]
+            + ([cell(ranks[name]["multi"], rank_distances(ranks[name]["multi"]), 1)] if multi else [])
+            for name in names]
+    return [f"### {LEVEL:.0%} intervals (bootstrap over question groups)", "", *_table(header, rows), ""]
 
 
 def _bias_section(entries: Entries, names: list[str], ranks: dict) -> list[str]:
@@ -252,7 +276,8 @@ def _bias_section(entries: Entries, names: list[str], ranks: dict) -> list[str]:
     langs = sorted({lang for r in reports.values() for lang in r["per_language"]})
     expected = sorted({round(v["expected"], 3) for r in reports.values() for v in r["per_language"].values()})
     rows = [[name] + [_fmt(r["per_language"].get(lang, {}).get("observed"), 2) for lang in langs]
-            + [_fmt(r["observed"], 3), _fmt(r["expected"], 3), _fmt(r["ratio"], 2)]
+            + [_fmt(r["observed"], 3), _fmt(r["expected"], 3), _fmt(r["ratio"], 2),
+               _fmt(r["own_first"]["share"], 3), _fmt(r["own_first"]["chance"], 3)]
             for name, r in reports.items()]
     return [
         "### Language bias (multi setting, top-10)",
@@ -261,8 +286,12 @@ def _bias_section(entries: Entries, names: list[str], ranks: dict) -> list[str]:
         f"the share of its relevant sentences in that language, i.e. from relevance alone "
         f"({', '.join(_fmt(e) for e in expected)}",
         "here). Ratio = mean share / expected; 1 = no preference for the query's language.",
+        "*Own first*: share of the queries whose highest-ranked relevant sentence is in their own language",
+        "(queries with relevant sentences in two or more languages, one retrieved at least; mean per query",
+        "language); *chance*: 1 / the number of languages with a relevant sentence, as often as a model",
+        "without language preference would.",
         "",
-        *_table(["Model"] + langs + ["mean", "expected", "ratio"], rows),
+        *_table(["Model"] + langs + ["mean", "expected", "ratio", "own first", "chance"], rows),
         "",
     ]
 
