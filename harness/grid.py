@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -117,11 +118,17 @@ def paper_profile(xlmr: str = "FacebookAI/xlm-roberta-base", labse: str = "sente
     return Profile("paper", experiments, runs, dict(PAPER_TRAIN, **(train or {})))
 
 
+def _rel(path: Path) -> str:
+    """A path as the commands (and so the manifests) give it: relative to the repository, where they run."""
+    return os.path.relpath(path, REPO_ROOT)
+
+
 class Grid:
     """Runs a profile's cells in order, skipping finished ones; ``commit`` commits each finished record."""
 
     def __init__(self, profile: Profile, work: Path, data_dir: Path, results: Path, commit: bool = True) -> None:
-        self.profile, self.work, self.data_dir, self.results, self.commit = profile, work, data_dir, results, commit
+        self.profile, self.commit = profile, commit
+        self.work, self.data_dir, self.results = (Path(p).resolve() for p in (work, data_dir, results))
         self.mlirbench = str(Path(sys.executable).with_name("mlirbench"))
 
     # -- paths and commands
@@ -133,14 +140,14 @@ class Grid:
 
     def data_command(self, exp: Experiment) -> list[str]:
         out = self.split_dir(exp)
-        return ["mlirbench", "make-train-data", "--data-dir", str(self.data_dir), "--output", str(out / "train.jsonl"),
-                "--split", f"splits/{exp.split}", "--heldout-dir", str(out / "heldout")]
+        return ["mlirbench", "make-train-data", "--data-dir", _rel(self.data_dir), "--output", _rel(out / "train.jsonl"),
+                "--split", f"splits/{exp.split}", "--heldout-dir", _rel(out / "heldout")]
 
     def train_command(self, run: Run, resume: bool = False) -> list[str]:
         exp = self.profile.experiment(run.experiment)
         command = ["mlirbench", "train", "--base", run.model, "--batching", run.batching]
         command += ["--alpha", f"{run.alpha:g}"] if run.alpha is not None else []
-        command += ["--train-data", str(self.split_dir(exp) / "train.jsonl"), "--output", str(self.model_dir(run)),
+        command += ["--train-data", _rel(self.split_dir(exp) / "train.jsonl"), "--output", _rel(self.model_dir(run)),
                     "--seed", str(run.seed)]
         for key, value in self.profile.train.items():
             command += [f"--{key}"] if value is True else [f"--{key}", f"{value:g}" if isinstance(value, float)
@@ -148,12 +155,12 @@ class Grid:
         return command + ["--quiet"] + (["--resume"] if resume else [])
 
     def eval_model(self, run: Run) -> str:
-        return str(self.model_dir(run)) if run.batching else run.model
+        return _rel(self.model_dir(run)) if run.batching else run.model
 
     def eval_command(self, run: Run) -> list[str]:
         exp = self.profile.experiment(run.experiment)
         command = ["mlirbench", "run", "--model", self.eval_model(run), "--task", "xquad-r",
-                   "--data-dir", str(self.split_dir(exp) / "heldout"), "--output", str(self.results / exp.name)]
+                   "--data-dir", _rel(self.split_dir(exp) / "heldout"), "--output", _rel(self.results / exp.name)]
         for key, value in run.args:
             command += ["-a", f"{key}={value}"]
         return command + ["--quiet"]
@@ -187,7 +194,7 @@ class Grid:
                 "runs": [{"record": self.slug(r), "model": r.model, "batching": r.batching, "alpha": r.alpha,
                           "seed": r.seed, "commands": [shlex.join(c) for c in self.commands(r)]} for r in runs],
             },
-            **({"reading": old["reading"]} if "reading" in old else {}),
+            "reading": old.get("reading", PENDING),
         }
         from mlirbench._io.atomic import write_json
 
@@ -232,7 +239,7 @@ class Grid:
 
     def _commit(self, paths: list[Path], message: str) -> None:
         root = REPO_ROOT
-        rel = [str(p.resolve().relative_to(root)) for p in paths]
+        rel = [_rel(p) for p in paths]
         subprocess.run(["git", "add", "--", *rel], check=True, cwd=root)
         staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", *rel], cwd=root).returncode
         if staged:
@@ -249,6 +256,7 @@ class Grid:
 
 
 PROFILES = {"cpu": cpu_profile, "paper": paper_profile}
+PENDING = "None yet: the grid has not finished (see the study tables for the runs that have)."
 
 
 def main(argv: list[str] | None = None) -> None:
