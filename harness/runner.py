@@ -26,7 +26,14 @@ from mlirbench._io.cache import refreshed
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError
 from mlirbench.records.provenance import package_versions, provenance
-from mlirbench.records.record import build_record, load_record, record_path, run_file, write_record
+from mlirbench.records.record import (
+    build_record,
+    check_record_files,
+    load_record,
+    record_path,
+    run_file,
+    write_record,
+)
 from mlirbench.registry import ModelSpec, build_model, get_task
 from mlirbench.retrieval.embedding_cache import model_identity
 from mlirbench.retrieval.protocols import Encoder, Searcher
@@ -44,6 +51,7 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     meta = task.metadata
     subset = list(collection.languages) != list(meta.languages)
     path = record_path(output, spec.slug, f"{meta.name}.{'-'.join(collection.languages)}" if subset else meta.name)
+    check_record_files(path)  # a result that cannot be written fails now, not after the evaluation
     key = inputs_sha256(spec, meta, collection.source, model, scale if meta.retrieval == "topk" else None)
     if cache and up_to_date(path, key):
         print(f"mlirbench: {path} is up to date (same model, task, data, options and code); "

@@ -132,3 +132,28 @@ def test_invalid_top_k_environment_is_ignored_by_full_ranking_tasks(data: Path, 
     assert code == 0, err
     refused(["run", "-m", "random", "-t", "miracl", "--data-dir", str(data), "-o", str(tmp_path / "res")], capsys,
             "--shard-size", "MLIRBENCH_SHARD_SIZE")
+
+
+def test_a_record_that_cannot_be_written_fails_before_the_evaluation(data: Path, tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    from mlirbench.evaluation import evaluate
+    out = tmp_path / "res"
+    (out / "random" / "xquad-r.de-en.json").mkdir(parents=True)  # a folder where the record goes
+    monkeypatch.setattr(evaluate, "evaluate_scores", lambda *a, **k: pytest.fail("evaluated"))
+    refused(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en", "-o", str(out)],
+            capsys, "xquad-r.de-en.json", "is a folder")
+    assert not files_under(out)
+
+
+def test_record_and_side_files_appear_together_or_not_at_all(data: Path, tmp_path: Path, monkeypatch) -> None:
+    from mlirbench.cli import main
+    from mlirbench.records import record
+
+    def fail(path: Path, obj: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(record, "write_json", fail)
+    with pytest.raises(OSError):
+        main(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+              "-o", str(tmp_path / "res"), "--quiet"])
+    assert not files_under(tmp_path / "res")

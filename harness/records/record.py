@@ -21,6 +21,7 @@ from filelock import FileLock
 from mlirbench._io.atomic import write_json
 from mlirbench._io.cache import cache_root
 from mlirbench._io.hashing import sha256_file
+from mlirbench._io.paths import check_writable
 from mlirbench.data.collection import Collection
 from mlirbench.data.task import SETTINGS, TaskMetadata
 from mlirbench.errors import DataError
@@ -144,26 +145,48 @@ def _clean(obj):
     return obj
 
 
+def record_files(path: Path, settings: tuple[str, ...] = TREC_SETTINGS) -> list[Path]:
+    """The record and the side files beside it (``settings``: those with a TREC run), record last."""
+    return [side_path(path, "ranks"), *(side_path(path, s) for s in settings), path]
+
+
+def check_record_files(path: Path) -> None:
+    """Every file a record at ``path`` writes can be written: checked before any work (runner) and
+    again before writing, so that a record and its side files appear together or not at all."""
+    for target in record_files(path):
+        check_writable(target, folder=False, what="result file")
+
+
 def write_record(path: Path, record: Record, rankings: dict[str, list[ViewRanking]], collection: Collection,
                  tag: str, trec_settings: tuple[str, ...] = TREC_SETTINGS) -> Path:
     """Write the side files, then the record naming them (with sha256s), each atomically and
-    under a lock so that two runs writing the same result never interleave."""
+    under a lock so that two runs writing the same result never interleave; a write that fails
+    removes the side files it wrote (no side files without their record)."""
     from mlirbench.records.side_files import write_ranks, write_trec  # numba kernels: not needed to read records
+    check_record_files(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16] + ".lock"
     (cache_root() / "locks").mkdir(parents=True, exist_ok=True)
     with FileLock(str(cache_root() / "locks" / lock_name)):
         files = {}
-        ranks = side_path(path, "ranks")
-        write_ranks(ranks, rankings, collection)
-        files["ranks"] = {"path": ranks.name, "sha256": sha256_file(ranks)}
-        for setting in trec_settings:
-            if setting in rankings:
-                rp = side_path(path, setting)
-                write_trec(rp, rankings[setting], collection, tag)
-                files[setting] = {"path": rp.name, "sha256": sha256_file(rp)}
-        record = dict(record, schema_version=SCHEMA_VERSION, run_files=files)
-        write_json(path, _clean(record))
+        written: list[Path] = []
+        try:
+            ranks = side_path(path, "ranks")
+            write_ranks(ranks, rankings, collection)
+            written.append(ranks)
+            files["ranks"] = {"path": ranks.name, "sha256": sha256_file(ranks)}
+            for setting in trec_settings:
+                if setting in rankings:
+                    rp = side_path(path, setting)
+                    write_trec(rp, rankings[setting], collection, tag)
+                    written.append(rp)
+                    files[setting] = {"path": rp.name, "sha256": sha256_file(rp)}
+            record = dict(record, schema_version=SCHEMA_VERSION, run_files=files)
+            write_json(path, _clean(record))
+        except BaseException:
+            for side in written:
+                side.unlink(missing_ok=True)
+            raise
     return path
 
 
