@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 
 import pytest
-from test_cli import invoke
+from test_cli import invoke, mlqa_dir  # noqa: F401 (mlqa_dir: a fixture)
 
 from mlirbench.errors import MlirbenchError
 from mlirbench.registry import MODELS, ModelSpec, parse_model
@@ -103,3 +103,17 @@ def test_embedding_identity_ignores_result_neutral_arguments() -> None:
 def test_declared_packages_reach_the_spec() -> None:
     assert {"pyserini", "pythainlp"} <= set(ModelSpec("bm25", {}).packages)
     assert "sentence-transformers" in ModelSpec("dense", {"model": "x"}).packages
+
+
+def test_runs_with_other_arguments_get_their_own_record_and_leaderboard_row(request, tmp_path: Path,
+                                                                           capsys) -> None:
+    out = tmp_path / "res"
+    data = request.getfixturevalue("mlqa_dir")  # all 7 languages: complete records, on the leaderboard
+    base = ["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "-o", str(out), "--quiet"]
+    for extra in ([], ["-a", "seed=1"], ["-a", "seed=0", "-a", "dim=64"]):  # the last is the default again
+        code, _, err = invoke(base + extra, capsys)
+        assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["random", "random@seed=1"]
+    assert invoke(["leaderboard", "--results", str(out), "-o", str(tmp_path / "LB.md")], capsys)[0] == 0
+    board = (tmp_path / "LB.md").read_text()
+    assert "[random](" in board and "[random@seed=1](" in board
