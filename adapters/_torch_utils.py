@@ -12,6 +12,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -106,6 +107,7 @@ def encode_sorted(
     prepare: Callable[[list[str]], Any] | None = None,
     executor: Executor | None = None,
     ahead: int = _PREPARE_AHEAD,
+    embed_threads: int = 1,
 ) -> np.ndarray:
     """Run ``encode_batch`` over length-sorted batches and write rows back in the input order.
 
@@ -115,6 +117,10 @@ def encode_sorted(
     one after the other the GPU sat idle most of the time (BENCHMARKS.md). By default in one
     helper thread, so a tokenizer is never used by two threads at once; ``executor`` (e.g. a pool
     of tokenizer processes, with ``ahead`` about twice its size) runs them instead.
+
+    ``embed_threads`` > 1 (with ``prepare``) runs that many ``encode_batch`` calls at once in a
+    thread pool: on a CPU, batches side by side, each with a share of the cores, beat one batch
+    spread over all of them (no barrier per operation; BENCHMARKS.md, e5-small).
     """
     out = np.zeros((len(texts), dim), dtype=np.float32)
     batches: Iterable[np.ndarray] = length_sorted_batches(texts, batch_size)
@@ -128,21 +134,54 @@ def encode_sorted(
         return out
     own = executor is None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlirbench-prepare") if own else executor
+    embedders = ThreadPoolExecutor(embed_threads, thread_name_prefix="mlirbench-embed") if embed_threads > 1 else None
     pending: deque[tuple[np.ndarray, Future]] = deque()
+    running: deque[Future] = deque()
+
+    def embed(done: np.ndarray, prepared: Future) -> None:
+        out[done] = encode_batch(prepared.result())
+
+    def start(done: np.ndarray, prepared: Future) -> None:
+        if embedders is None:
+            embed(done, prepared)
+            return
+        running.append(embedders.submit(embed, done, prepared))
+        while len(running) >= embed_threads:  # at most embed_threads batches on the device
+            running.popleft().result()
+
     try:
         for index in batches:
             pending.append((index, pool.submit(prepare, [texts[i] for i in index])))
             if len(pending) > ahead:
-                done, future = pending.popleft()
-                out[done] = encode_batch(future.result())
-        for done, future in pending:
-            out[done] = encode_batch(future.result())
+                start(*pending.popleft())
+        while pending:
+            start(*pending.popleft())
+        for future in running:
+            future.result()
     finally:
         for _, future in pending:
             future.cancel()
+        if embedders is not None:
+            embedders.shutdown(cancel_futures=True)
         if own:
             pool.shutdown()
     return out
+
+
+@contextmanager
+def split_torch_threads(parts: int) -> Iterator[None]:
+    """torch's CPU threads shared out among ``parts`` batches run at once (process-wide, restored after)."""
+    if parts <= 1:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // parts))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -242,6 +281,7 @@ class HFEncoderBase:
     prefixes: dict[str, str]
     dim: int
     max_length: int | None
+    embed_threads: int = 1  # batches embedded at once (see encode_sorted)
 
     def __init__(
         self,
@@ -285,11 +325,12 @@ class HFEncoderBase:
         """Encode in length-sorted batches with the role's prefix; float32 rows in the input order."""
         prefix = role_prefix(role, self.prefixes, self.name)
         prepare, executor, ahead = self._prepare(prefix, lang)
-        out = encode_sorted(
-            texts, self._embed, prepare=prepare, executor=executor, ahead=ahead,
-            dim=self.dim, batch_size=self.batch_size, show_progress=self.show_progress,
-            desc=f"{self.name} {role} {lang}",
-        )
+        with split_torch_threads(self.embed_threads):
+            out = encode_sorted(
+                texts, self._embed, prepare=prepare, executor=executor, ahead=ahead,
+                dim=self.dim, batch_size=self.batch_size, show_progress=self.show_progress,
+                desc=f"{self.name} {role} {lang}", embed_threads=self.embed_threads,
+            )
         return l2_normalize(out) if self.normalize else out
 
     def metadata(self) -> dict:

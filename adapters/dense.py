@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional
+from mlirbench.adapters.use_m3 import physical_cores
 from mlirbench.errors import MlirbenchError
 from mlirbench.retrieval.arguments import Arg, adapter
 
@@ -40,6 +41,11 @@ class DenseEncoder(HFEncoderBase):
     It is allowed only where the model's preprocessing is a plain Hugging Face tokenizer call,
     which is checked when the encoder is built (same features as sentence-transformers on probe
     texts, for every prefix); it does not change the embeddings, so it is not part of the cache key.
+
+    ``embed_threads`` > 1 embeds that many batches at once, each on its share of torch's CPU
+    threads (None: one per physical core on a CPU, else 1): on the 2-core CPU machine e5-small ran
+    much faster so under load (BENCHMARKS.md). The embeddings are bit-identical (tested), so it is
+    not part of the cache key either.
     """
 
     name = "dense"
@@ -47,7 +53,9 @@ class DenseEncoder(HFEncoderBase):
                  Arg("query_prefix", str, "text put before every query [default: the model's prompt]", optional=True),
                  Arg("passage_prefix", str, "text put before every passage [default: the model's prompt]",
                      optional=True),
-                 Arg("tokenize_workers", int, "tokenizer processes (0: one helper thread)", low=0, neutral=True))
+                 Arg("tokenize_workers", int, "tokenizer processes (0: one helper thread)", low=0, neutral=True),
+                 Arg("embed_threads", int, "batches embedded at once, each on its share of the CPU threads "
+                     "[null: one per physical core on a CPU]", low=1, optional=True, neutral=True))
     PACKAGES = (*HF_PACKAGES, "sentence-transformers")
 
     def __init__(
@@ -64,6 +72,7 @@ class DenseEncoder(HFEncoderBase):
         max_length: int | None = None,
         show_progress: bool = False,
         tokenize_workers: int = 0,
+        embed_threads: int | None = 1,
     ) -> None:
         st = import_optional("sentence_transformers", self.name)
         super().__init__(
@@ -72,8 +81,9 @@ class DenseEncoder(HFEncoderBase):
             arguments={"query_prefix": query_prefix, "passage_prefix": passage_prefix,
                        "normalize": normalize, "device": device, "dtype": dtype,
                        "batch_size": batch_size, "max_length": max_length, "revision": revision,
-                       "tokenize_workers": tokenize_workers},
+                       "tokenize_workers": tokenize_workers, "embed_threads": embed_threads},
         )
+        self.embed_threads = embed_threads or (physical_cores() if self.device == "cpu" else 1)
         self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
                                             trust_remote_code=_own_modules(self.folder))
         self.model.to(self.dtype)

