@@ -42,7 +42,7 @@ def test_ls_lists_models_and_tasks(capsys) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["run", "--model", "bm52", "--task", "xquad-r"], "unknown model 'bm52'; did you mean 'bm25'?"),
-    (["run", "--model", "random", "--task", "xquad"], "unknown task 'xquad'; did you mean 'xquad-r'"),
+    (["run", "--model", "random", "--task", "xqaud-r"], "unknown task 'xqaud-r'; did you mean 'xquad-r'"),
     (["run", "--model", "random", "--task", "mlqa-r", "--langs", "en,xx"], "unknown language code"),
 ])
 def test_unknown_names_one_line(args, message, capsys, tmp_path, mlqa_dir) -> None:
