@@ -128,8 +128,17 @@ class LareqaTask:
             "files": {lang: {"path": str(files[lang]), "sha256": sha256_file(files[lang]),
                              "pinned_sha256": meta.sha256.get(lang)} for lang in langs},
         }
-        for entry in source["files"].values():
+        for lang, entry in source["files"].items():
             entry["matches_pinned"] = (entry["pinned_sha256"] is None) or entry["sha256"] == entry["pinned_sha256"]
+            other = next((d.name for d in _DATASETS if d.source != meta.source and d.sha256.get(lang) == entry["sha256"]),
+                         None)
+            if other:
+                raise DataError(files[lang], f"this is {other}'s published {lang}.json (its pinned sha256), "
+                                             f"not {meta.name} data")
+        if len(langs) > 1 and {"cross", "multi"} & set(meta.settings) and not any(len(a) > 1 for a in answers.values()):
+            raise DataError(files[langs[0]].parent, f"no question id appears in two of the languages {', '.join(langs)}: "
+                                                    "the cross-lingual and multilingual settings would have nothing "
+                                                    "relevant (files of different datasets?)")
         return Collection(
             name=meta.name,
             languages=tuple(langs),
@@ -247,6 +256,9 @@ def xquad_r() -> LareqaTask:
 
 def mlqa_r() -> LareqaTask:
     return LareqaTask(MLQA_R)
+
+
+_DATASETS = (XQUAD_R, MLQA_R)  # told apart by their pinned sha256s: one dataset's files are refused as another's
 
 
 def xquad() -> LareqaTask:

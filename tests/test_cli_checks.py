@@ -38,6 +38,10 @@ CASES = {  # name -> (arguments, what the error says); {d}: data folder, {t}: a 
     "leaderboard results absent": (["leaderboard", "--results", "{t}/none", "-o", "{t}/L.md"], "does not exist"),
     "leaderboard output is a folder": (["leaderboard", "--results", "{t}", "-o", "{t}"], "is a folder"),
     "compare alpha": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--alpha", "2"], "--alpha"),
+    "compare metric": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--metric", "nosuch"],
+                       "unknown metric 'nosuch'"),
+    "compare metric depth": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--metric", "map@0"],
+                             "positive integer"),
     "compare alpha nan": (["compare", "-m", "a", "b", "-t", "xquad-r", "--results", "{t}", "--alpha", "nan"],
                           "not a finite number"),
     "train lr": (["train", "--base", "use-m3", "--batching", "hybrid", "--train-data", "{f}", "-o", "{t}/m",
@@ -157,3 +161,20 @@ def test_record_and_side_files_appear_together_or_not_at_all(data: Path, tmp_pat
         main(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
               "-o", str(tmp_path / "res"), "--quiet"])
     assert not files_under(tmp_path / "res")
+
+
+XQUAD_R = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad-r"
+
+
+@pytest.mark.skipif(not (XQUAD_R / "en.json").is_file(), reason=f"XQuAD-R data not at {XQUAD_R}")
+def test_one_datasets_files_are_refused_as_another(tmp_path: Path, capsys) -> None:
+    refused(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(XQUAD_R), "--langs", "de,en",
+             "-o", str(tmp_path / "res")], capsys, "de.json", "xquad-r's published de.json")
+    assert not (tmp_path / "res").exists()
+
+
+def test_languages_without_a_shared_question_are_refused(data: Path, tmp_path: Path, capsys) -> None:
+    _edit_first_question(data, lambda qas, squad: [qa.update(id="other-" + qa["id"]) for article in squad["data"]
+                                                   for para in article["paragraphs"] for qa in para["qas"]])
+    refused(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
+             "-o", str(tmp_path / "res")], capsys, "no question id appears in two of the languages de, en")

@@ -16,11 +16,26 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numba import NumbaTypeSafetyWarning
 from ranx import evaluate
+from ranx.metrics import metric_switch
 
+from mlirbench.errors import MlirbenchError
 from mlirbench.evaluation.kernels import skeleton_lists
 from mlirbench.evaluation.ranking import ViewRanking
 
 warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
+
+
+def check_metric(name: str) -> str:
+    """``name`` if ranx computes it (``map``, ``ndcg@10``, ``recall@100``...), else a one-line error."""
+    base, sep, cut = name.partition("@")
+    try:
+        metric_switch(base)
+    except ValueError:
+        raise MlirbenchError(f"unknown metric {name!r}; ranx's are hits, hit_rate, precision, recall, f1, r-precision, "
+                             "mrr, map, dcg, ndcg, bpref, rbp, optionally cut at a depth: ndcg@10") from None
+    if sep and not (cut.isdigit() and int(cut) > 0):
+        raise MlirbenchError(f"metric {name!r}: the depth after @ must be a positive integer")
+    return name
 
 
 def ranx_scores(rankings: Sequence[ViewRanking], metrics: Sequence[str]) -> dict[str, np.ndarray]:

@@ -33,6 +33,7 @@ from ranx import compare as ranx_compare
 
 from mlirbench.data.task import SETTINGS
 from mlirbench.errors import DataError, MlirbenchError
+from mlirbench.evaluation.metrics import check_metric
 from mlirbench.names import unknown
 from mlirbench.records.record import load_record
 from mlirbench.records.saved_ranks import SettingRanks, SkeletonQrels, SkeletonRun, per_query, record_ranks
@@ -158,6 +159,8 @@ def compare_models(results: Path, models: Sequence[str], task: str, metric: str 
     """The ``compare`` command's result as a JSON-ready dict; ``metric`` defaults to the main score
     of the task (as its first model's record names it)."""
     check_request(models, test)
+    if metric is not None:
+        check_metric(metric)
     by_model = load_model_ranks(results, models, task)
     if metric is None:
         metric = load_record(Path(results) / models[0] / f"{task}.json")["task"]["main_score"]
