@@ -178,3 +178,15 @@ def test_languages_without_a_shared_question_are_refused(data: Path, tmp_path: P
                                                    for para in article["paragraphs"] for qa in para["qas"]])
     refused(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
              "-o", str(tmp_path / "res")], capsys, "no question id appears in two of the languages de, en")
+
+
+def test_one_language_run_has_no_empty_settings(data: Path, tmp_path: Path, capsys) -> None:
+    """One language has no cross-lingual view: no 'Mean of empty slice' warning, no bare 'cross:' line."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        code, out, err = invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "en",
+                                 "-o", str(tmp_path / "res"), "--quiet"], capsys)
+    assert code == 0, err
+    assert "cross:" not in out and " mono: map=" in out
+    assert "cross" not in json.loads((tmp_path / "res" / "random" / "mlqa-r.en.json").read_text())["aggregate"]

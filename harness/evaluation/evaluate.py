@@ -83,6 +83,8 @@ def evaluate_rankings(rankings: dict[str, list[ViewRanking]], collection: Collec
     t0 = time.perf_counter()
     per_view, aggregate = {}, {}
     for setting, vrs in rankings.items():
+        if not vrs:  # e.g. cross with one language: no views, so no scores (not a NaN mean of nothing)
+            continue
         per_view[setting] = view_means(vrs, setting_scores(vrs, meta.metrics))
         aggregate[setting] = {m: float(np.nanmean([v[m] for v in per_view[setting].values()]))
                               for m in meta.metrics}
