@@ -169,10 +169,11 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
 @cli.command("ls")
 def ls_cmd() -> None:
     """List models and tasks, one line each."""
-    from mlirbench.registry import MODELS, TASKS
+    from mlirbench.registry import CENTERED, MODELS, TASKS
     click.echo("models:")
     for name, entry in MODELS.items():
         click.echo(f"  {name:<8} {entry.summary}")
+    click.echo(f"  {CENTERED}<model>  any dense model above with its embeddings centred per language (debiasing baseline)")
     click.echo("tasks:")
     for name, entry in TASKS.items():
         click.echo(f"  {name:<8} {entry.summary}")
@@ -190,6 +191,11 @@ def leaderboard_cmd(results: Path, output: Path | None, reference: str | None) -
     from mlirbench.registry import task_metadata
     from mlirbench.report.leaderboard import write_leaderboard
     click.echo(f"wrote {write_leaderboard(results, output, task_metadata(), reference)}")
+    from mlirbench.records.record import is_complete, iter_records
+    subsets = [path for path, record in iter_records(results) if not is_complete(record)]
+    if subsets:
+        click.echo(f"not on the leaderboard ({len(subsets)} records of language subsets, --langs runs): "
+                   + ", ".join(str(p.relative_to(results)) for p in subsets))
 
 
 @cli.group("cache")
