@@ -42,9 +42,12 @@ regress: $(STAMP)
 # checkpoints under STUDY_WORK (outside the repository). study-cpu: multilingual-e5-small on this
 # 2-core machine; study: the paper's setting (XLM-R, LaBSE, mBART-50, LASER3; batch 100, full
 # fine-tuning), needs hub access and a GPU.
+# STUDY_THREADS: torch threads; 1 while other jobs share the 2 cores (2 threads on an oversubscribed
+# machine spend most of their time waiting for each other: BENCHMARKS.md), 2 on a quiet one.
 STUDY_WORK ?= ../e5study/grid
+STUDY_THREADS ?= 1
 .PHONY: study-cpu study
 study-cpu: $(STAMP)
-	OMP_NUM_THREADS=2 $(PY) -m mlirbench.grid --profile cpu --work $(STUDY_WORK) --data-dir $(DATA)
+	OMP_NUM_THREADS=$(STUDY_THREADS) $(PY) -m mlirbench.grid --profile cpu --work $(STUDY_WORK) --data-dir $(DATA)
 study: $(STAMP)
 	$(PY) -m mlirbench.grid --profile paper --work $(STUDY_WORK)-paper --data-dir $(DATA)

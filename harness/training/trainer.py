@@ -247,7 +247,7 @@ def _finished_metadata(config: TrainConfig, summary: dict, state, result, elapse
         "train_loss": result.training_loss,
         "train_runtime_s": elapsed,
         "train_metrics": result.metrics,
-        "throughput": {"steps": clock.steps, "step_seconds": clock.seconds,
+        "throughput": {"steps": clock.steps, "step_seconds": clock.seconds, "step_cpu_seconds": clock.cpu_seconds,
                        "pairs_per_s": clock.steps * config.batch_size / clock.seconds if clock.seconds else None,
                        "note": "this session's optimisation steps only (data loading inside a step included); "
                                "pairs = steps x batch size (a language's last mono batch may be shorter)",
