@@ -190,3 +190,18 @@ def test_one_language_run_has_no_empty_settings(data: Path, tmp_path: Path, caps
     assert code == 0, err
     assert "cross:" not in out and " mono: map=" in out
     assert "cross" not in json.loads((tmp_path / "res" / "random" / "mlqa-r.en.json").read_text())["aggregate"]
+
+
+def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_path: Path, capsys) -> None:
+    res = tmp_path / "res"
+    for seed in ("0", "1"):
+        assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
+                       "-a", f"seed={seed}", "-o", str(res), "--quiet"], capsys)[0] == 0
+    code, out, _ = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
+    assert code == 0 and "not on the leaderboard (2 records of language subsets" in out
+    assert "random/mlqa-r.de-en.json" in out
+    refused(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r", "--results", str(res)], capsys,
+            "records of language subsets: mlqa-r.de-en; name one with -t")
+    code, out, err = invoke(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r.de-en", "--results", str(res)],
+                            capsys)
+    assert code == 0, err

@@ -91,7 +91,10 @@ def load_model_ranks(results: Path, models: Sequence[str], task: str) -> dict[st
     """{model: {setting: ranks}} for ``results/<model>/<task>.json``, checked to share qrels."""
     available = sorted(p.parent.name for p in Path(results).glob(f"*/{task}.json"))
     if not available:
-        raise DataError(results, f"no result records for task {task!r}")
+        subsets = sorted({p.name.removesuffix(".json") for p in Path(results).glob(f"*/{task}.*.json")
+                          if p.name.count(".") == task.count(".") + 2})  # <task>.<langs>.json, not side files
+        hint = f" (records of language subsets: {', '.join(subsets)}; name one with -t)" if subsets else ""
+        raise DataError(results, f"no result records for task {task!r}{hint}")
     out = {}
     for model in models:
         if model not in available:
