@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,6 +156,7 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
     spec = parse_model(model, _parse_kv(model_arg))
     scale = _scale_options(ctx, task)  # the top-k options as parsed from ctx (``top_k`` holds them unparsed)
     check_writable(output / spec.slug, folder=True, what="record folder")
+    started = time.time_ns()
     path = run(spec, task, data_dir=data_dir, langs=langs, output=output, progress=not quiet,
                cache=not no_cache, argv=sys.argv, scale=scale)
     from mlirbench.records.record import load_record, score, settings
@@ -163,7 +165,8 @@ def run_cmd(ctx: click.Context, model: str, task: str, data_dir: str | None, lan
         values = {m: score(record, setting, m) for m in record["aggregate"][setting] if m != "n_views"}
         shown = "  ".join(f"{m}={v:.4f}" for m, v in values.items() if v is not None)
         click.echo(f"{setting:>5}: {shown}")
-    click.echo(f"wrote {path}")
+    if path.stat().st_mtime_ns >= started:  # not when the runner found the record up to date
+        click.echo(f"wrote {path}")
 
 
 @cli.command("ls")

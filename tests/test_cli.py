@@ -227,6 +227,7 @@ def test_rerun_with_the_same_inputs_is_up_to_date(tmp_path: Path, capsys, monkey
     monkeypatch.setattr(evaluate, "evaluate_scores", lambda *a, **k: evaluated.append(1) or real(*a, **k))
     code, out, err = invoke(args, capsys)
     assert code == 0 and "is up to date" in err and "mono:" in out and not evaluated
+    assert "wrote" not in out
     assert path.read_bytes() == first
 
     def recomputed(extra: list[str]) -> bool:
