@@ -188,12 +188,13 @@ def ls_cmd() -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None, callback=_out_file,
               help="File to write [default: LEADERBOARD.md beside the --results folder].")
 @click.option("--reference", default=None, help="Model the significance markers compare with [default: bm25 where present].")
-def leaderboard_cmd(results: Path, output: Path | None, reference: str | None) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def leaderboard_cmd(results: Path, output: Path | None, reference: str | None, quiet: bool) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
     output = output or check_writable(results.absolute().parent / "LEADERBOARD.md", folder=False, what="--output")
     from mlirbench.registry import task_metadata
     from mlirbench.report.leaderboard import write_leaderboard
-    click.echo(f"wrote {write_leaderboard(results, output, task_metadata(), reference)}")
+    click.echo(f"wrote {write_leaderboard(results, output, task_metadata(), reference, progress=not quiet)}")
     from mlirbench.records.record import is_complete, iter_records
     subsets = [path for path, record in iter_records(results) if not is_complete(record)]
     if subsets:
@@ -360,13 +361,14 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
 @click.option("--results", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("results"),
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def compare_cmd(models: tuple[str, ...], more: tuple[str, ...], task: str, metric: str | None, stat_test: str,
-                alpha: float, results: Path, as_json: bool) -> None:
+                alpha: float, results: Path, as_json: bool, quiet: bool) -> None:
     """Paired significance tests between models per setting, from their saved files only."""
     import json
 
     from mlirbench.report.significance import compare_models, format_comparison
-    result = compare_models(results, list(models) + list(more), task, metric, stat_test, alpha)
+    result = compare_models(results, list(models) + list(more), task, metric, stat_test, alpha, progress=not quiet)
     click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
 
 

@@ -204,4 +204,10 @@ def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_pat
             "records of language subsets: mlqa-r.de-en; name one with -t")
     code, out, err = invoke(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r.de-en", "--results", str(res)],
                             capsys)
-    assert code == 0, err
+    assert code == 0 and "compare: " in err, err  # its progress bar
+    code, out, err = invoke(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r.de-en", "--results", str(res),
+                             "--quiet"], capsys)
+    assert code == 0 and err == ""
+    code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
+    assert code == 0 and "leaderboard: " in err
+    assert invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"), "--quiet"], capsys)[2] == ""

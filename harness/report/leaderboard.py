@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from mlirbench._io.atomic import atomic_open
 from mlirbench.data.domains import load_mapping, query_domains
 from mlirbench.data.task import TaskMetadata
@@ -83,7 +85,7 @@ def _main_score_phrase(metas: list[TaskMetadata]) -> tuple[str, str]:
 
 
 def write_leaderboard(results: Path, output: Path, tasks: Mapping[str, TaskMetadata], reference: str | None = None,
-                      domains_dir: Path | None = None) -> Path:
+                      domains_dir: Path | None = None, progress: bool = False) -> Path:
     """``tasks``: the metadata of every task a record may belong to (registry name -> metadata).
     ``reference``: model the significance markers compare against (default: bm25 where
     a task has it); an unknown name is an error. ``domains_dir``: folder of ``<task>.json``
@@ -117,11 +119,15 @@ def write_leaderboard(results: Path, output: Path, tasks: Mapping[str, TaskMetad
         "evaluated texts of each language and role subtracted, then unit length), a debiasing baseline.",
         "",
     ]
-    for task in sorted(by_task):
-        mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
-        lines += _task_section(tasks[task], by_task[task], reference, mapping, out_dir)
-    for manifest, groups in experiments.items():
-        lines += _experiment_section(manifest, groups, tasks, out_dir, domains_dir)
+    with tqdm(total=len(by_task) + len(experiments), desc="leaderboard", unit="section",
+              disable=not progress) as bar:  # significance tests and bootstraps: tens of seconds
+        for task in sorted(by_task):
+            mapping = load_mapping(task, Path(domains_dir) / f"{task}.json" if domains_dir else None)
+            lines += _task_section(tasks[task], by_task[task], reference, mapping, out_dir)
+            bar.update()
+        for manifest, groups in experiments.items():
+            lines += _experiment_section(manifest, groups, tasks, out_dir, domains_dir)
+            bar.update()
     with atomic_open(output, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines).rstrip("\n") + "\n")
     return output

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from ranx import compare as ranx_compare
+from tqdm.auto import tqdm
 
 from mlirbench.data.task import SETTINGS
 from mlirbench.errors import DataError, MlirbenchError
@@ -158,7 +159,7 @@ def _p_value(value: float) -> float:
 
 def compare_models(results: Path, models: Sequence[str], task: str, metric: str | None = None,
                    test: str = GROUP_TEST, alpha: float = 0.01,
-                   settings: Sequence[str] = SETTINGS) -> dict:
+                   settings: Sequence[str] = SETTINGS, progress: bool = False) -> dict:
     """The ``compare`` command's result as a JSON-ready dict; ``metric`` defaults to the main score
     of the task (as its first model's record names it)."""
     check_request(models, test)
@@ -170,7 +171,7 @@ def compare_models(results: Path, models: Sequence[str], task: str, metric: str 
     first = by_model[models[0]]
     out = {"task": task, "metric": metric, "test": test, "test_name": TEST_NAMES.get(test, test),
            "alpha": alpha, "correction": correction_name(test, len(models) * (len(models) - 1) // 2), "settings": {}}
-    for setting in settings:
+    for setting in tqdm(settings, desc="compare", unit="setting", disable=not progress):
         if setting not in first:
             continue
         pairs = compare_setting({m: by_model[m][setting] for m in models}, metric, test, alpha)
