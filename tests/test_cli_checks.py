@@ -211,3 +211,17 @@ def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_pat
     code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
     assert code == 0 and "leaderboard: " in err
     assert invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"), "--quiet"], capsys)[2] == ""
+
+
+def test_mlqa_r_files_are_refused_as_xquad_r(data: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """The published counts tell the datasets apart in both directions (here the fixture's en.json
+    stands in for MLQA-R's, whose counts it is given)."""
+    from mlirbench.data.squad import read_squad
+    from mlirbench.tasks import lareqa
+    paragraphs = [p for a in read_squad(data / "en.json") for p in a.paragraphs]
+    counts = (sum(len(p.questions) for p in paragraphs), sum(len(p.sentences) for p in paragraphs))
+    monkeypatch.setitem(lareqa._PUBLISHED_COUNTS["mlqa-r"], "en", counts)
+    refused(["run", "-m", "random", "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+             "-o", str(tmp_path / "res")], capsys, "en.json", "this is mlqa-r's published en.json, not xquad-r data")
+    assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
+                   "-o", str(tmp_path / "res"), "--quiet"], capsys)[0] == 0
