@@ -62,6 +62,17 @@ def import_optional(module: str, adapter: str) -> ModuleType:
         ) from None
 
 
+@contextmanager
+def loading(folder: Path, adapter: str) -> Iterator[None]:
+    """Around loading a model folder the user named: what the libraries raise for a damaged or foreign
+    folder (malformed JSON, no ``model_type``, missing weights) is the user's error, one line."""
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise MlirbenchError(f"{adapter}: {folder} holds no model it can load ({first})") from None
+
+
 def resolve_device(device: str, adapter: str, *, allow_mps: bool = True) -> str:
     """``auto`` picks cuda, then mps, then cpu; an explicit device must be usable here."""
     torch = import_optional("torch", adapter)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional
+from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional, loading
 from mlirbench.adapters.use_m3 import physical_cores
 from mlirbench.errors import MlirbenchError
 from mlirbench.retrieval.arguments import Arg, adapter
@@ -84,8 +84,9 @@ class DenseEncoder(HFEncoderBase):
                        "tokenize_workers": tokenize_workers, "embed_threads": embed_threads},
         )
         self.embed_threads = embed_threads or (physical_cores() if self.device == "cpu" else 1)
-        self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
-                                            trust_remote_code=_own_modules(self.folder))
+        with loading(self.folder, self.name):
+            self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
+                                                trust_remote_code=_own_modules(self.folder))
         self.model.to(self.dtype)
         self.model.eval()
         if max_length is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional
+from mlirbench.adapters._torch_utils import HF_ARGUMENTS, HF_PACKAGES, HFEncoderBase, import_optional, loading
 from mlirbench.errors import MlirbenchError
 from mlirbench.retrieval.arguments import Arg, adapter
 from mlirbench.retrieval.protocols import Role
@@ -59,7 +59,8 @@ class MBartEncoder(HFEncoderBase):
                        "dtype": dtype, "batch_size": batch_size, "max_length": max_length,
                        "revision": revision},
         )
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
+        with loading(self.folder, self.name):
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
         known = dict(getattr(self.tokenizer, "lang_code_to_id", None) or {})
         if not known:
             raise MlirbenchError(f"{self.name}: the tokenizer in {self.folder} has no mBART language codes")
@@ -72,7 +73,8 @@ class MBartEncoder(HFEncoderBase):
         verbosity = transformers.logging.get_verbosity()
         transformers.logging.set_verbosity_error()  # a seq2seq checkpoint's LM-head bias is "unexpected" here
         try:
-            full = transformers.AutoModel.from_pretrained(self.folder, local_files_only=True)
+            with loading(self.folder, self.name):
+                full = transformers.AutoModel.from_pretrained(self.folder, local_files_only=True)
         finally:
             transformers.logging.set_verbosity(verbosity)
         if not hasattr(full, "get_encoder"):

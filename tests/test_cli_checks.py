@@ -225,3 +225,16 @@ def test_mlqa_r_files_are_refused_as_xquad_r(data: Path, tmp_path: Path, capsys,
              "-o", str(tmp_path / "res")], capsys, "en.json", "this is mlqa-r's published en.json, not xquad-r data")
     assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
                    "-o", str(tmp_path / "res"), "--quiet"], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("model", ["{folder}", "dense:{folder}", "mbart:{folder}"])
+@pytest.mark.parametrize("config", ["{", "{}"])
+def test_a_folder_without_a_loadable_model_is_one_line(model: str, config: str, data: Path, tmp_path: Path,
+                                                        capsys) -> None:
+    pytest.importorskip("sentence_transformers")
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(config)
+    refused(["run", "-m", model.format(folder=folder), "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
+             "-o", str(tmp_path / "res")], capsys, str(folder), "holds no model it can load")
+    assert not (tmp_path / "res").exists()
