@@ -84,6 +84,8 @@ class DenseEncoder(HFEncoderBase):
                        "tokenize_workers": tokenize_workers, "embed_threads": embed_threads},
         )
         self.embed_threads = embed_threads or (physical_cores() if self.device == "cpu" else 1)
+        if not show_progress:  # transformers' own 'Loading weights' bar
+            import_optional("transformers", self.name).utils.logging.disable_progress_bar()
         with loading(self.folder, self.name):
             self.model = st.SentenceTransformer(str(self.folder), device=self.device, local_files_only=True,
                                                 trust_remote_code=_own_modules(self.folder))
