@@ -305,7 +305,7 @@ def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: l
 @click.option("--freeze-embeddings", is_flag=True, help="Keep the input token table fixed (fast on CPU for use-m3).")
 @click.option("--max-seq-length", type=click.IntRange(min=1), default=None,
               help="Truncate texts to this many tokens (recorded).")
-@click.option("--micro-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True,
+@click.option("--micro-batch-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Padded tokens per length-sorted forward micro-batch (the loss is still the whole batch's).")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

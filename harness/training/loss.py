@@ -53,7 +53,7 @@ def _rows(features: dict, index: Tensor, width: int) -> dict:
 class BucketedMultipleNegativesRankingLoss(MultipleNegativesRankingLoss):
     """``MultipleNegativesRankingLoss`` whose columns are embedded in length-sorted micro-batches."""
 
-    def __init__(self, model, micro_batch_tokens: int = 4096, **kwargs) -> None:
+    def __init__(self, model, micro_batch_tokens: int = 1024, **kwargs) -> None:
         super().__init__(model, **kwargs)
         if micro_batch_tokens < 1:
             raise ValueError(f"micro_batch_tokens must be at least 1, got {micro_batch_tokens}")

@@ -57,7 +57,7 @@ class TrainConfig:
     save_total_limit: int = 2
     freeze_embeddings: bool = False
     max_seq_length: int | None = None
-    micro_batch_tokens: int = 4096
+    micro_batch_tokens: int = 1024
     resume: bool = False
     progress: bool = True
     extra: dict = field(default_factory=dict)
