@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,10 +254,14 @@ class Grid:
     def _commit(self, paths: list[Path], message: str) -> None:
         root = REPO_ROOT
         rel = [_rel(p) for p in paths]
-        subprocess.run(["git", "add", "--", *rel], check=True, cwd=root)
-        staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", *rel], cwd=root).returncode
-        if staged:
-            subprocess.run(["git", "commit", "-q", "-m", message, "--", *rel], check=True, cwd=root)
+        for attempt in range(5):  # others commit in the same tree: a held index.lock passes
+            added = subprocess.run(["git", "add", "--", *rel], cwd=root).returncode == 0
+            staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", *rel], cwd=root).returncode
+            if added and (not staged or subprocess.run(["git", "commit", "-q", "-m", message, "--", *rel],
+                                                       cwd=root).returncode == 0):
+                return
+            time.sleep(10 * (attempt + 1))
+        print(f"grid: could not commit {' '.join(rel)}; a rerun commits it", file=sys.stderr, flush=True)
 
     def run_all(self, limit: int | None = None) -> list[Run]:
         for exp in self.profile.experiments:
