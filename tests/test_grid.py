@@ -64,5 +64,5 @@ def test_paper_grid_runs_mbart_and_laser3_end_to_end(xquad_r_dir: Path, tmp_path
     assert not list((tmp_path / "work" / "models").glob("*/*/checkpoint-*"))
     models = tmp_path / "work" / "models"
     stamp = {p: p.stat().st_mtime_ns for p in models.glob("*/*/*")}
-    grid.run_all()  # resumable: nothing is trained again (evaluation is the runner's up-to-date check)
+    grid.run_all()  # resumable: finished runs are skipped, nothing is trained again
     assert stamp == {p: p.stat().st_mtime_ns for p in models.glob("*/*/*")}
