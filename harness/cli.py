@@ -2,7 +2,6 @@
 ``mlirbench --help`` and ``mlirbench ls`` answer at once."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import replace
@@ -14,6 +13,8 @@ from click.core import ParameterSource
 
 from mlirbench._io.cache import CACHES
 from mlirbench._io.paths import check_writable
+from mlirbench.cli_params import Finite, out_file, out_folder, parse_langs
+from mlirbench.cli_training import make_train_data_cmd, train_cmd, translate_cmd
 from mlirbench.errors import MlirbenchError
 
 if TYPE_CHECKING:
@@ -32,36 +33,6 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"-a: {key} is given twice")
         out[key] = value
     return out
-
-
-def _langs(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    """A comma- or space-separated language list; one given without any code ('', ',') is an error,
-    never 'all languages'."""
-    if value is None:
-        return None
-    codes = value.replace(",", " ").split()
-    if not codes:
-        raise click.BadParameter(f"no language codes in {value!r}", ctx, param)
-    return codes
-
-
-class _Finite(click.FloatRange):
-    """A FloatRange that also refuses nan and inf (which pass every comparison)."""
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-def _out_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """An output folder checked at parse time, before any work (``_io.paths.check_writable``)."""
-    return None if value is None else check_writable(value, folder=True, what=param.opts[0])
-
-
-def _out_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    return None if value is None else check_writable(value, folder=False, what=param.opts[0])
 
 
 class _FaissSpec(click.ParamType):
@@ -118,14 +89,18 @@ def cli() -> None:
     """Multilingual retrieval evaluation: monolingual, cross-lingual and multilingual settings."""
 
 
+for _command in (make_train_data_cmd, train_cmd, translate_cmd):
+    cli.add_command(_command)
+
+
 @cli.command("run")
 @click.option("--model", "-m", required=True, help="Registry name, NAME:MODEL (hub id or folder), or a model folder.")
 @click.option("--task", "-t", required=True, help="Task name (see `mlirbench ls`).")
 @click.option("--data-dir", type=click.Path(), default=None,
               help="Local data folder (else $MLIRBENCH_<TASK>_DIR or the pinned download).")
-@click.option("--langs", default=None, callback=_langs, help="Restrict to these languages, e.g. 'en,de,zh'.")
+@click.option("--langs", default=None, callback=parse_langs, help="Restrict to these languages, e.g. 'en,de,zh'.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
-              callback=_out_folder, help="Results root folder.")
+              callback=out_folder, help="Results root folder.")
 @click.option("--model-arg", "-a", multiple=True, help="Adapter argument key=value (repeatable), e.g. k1=1.2.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-cache", is_flag=True, help="Encode everything again (the embedding cache is neither read nor written).")
@@ -185,7 +160,7 @@ def ls_cmd() -> None:
 @cli.command("leaderboard")
 @click.option("--results", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("results"),
               show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, callback=_out_file,
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, callback=out_file,
               help="File to write [default: LEADERBOARD.md beside the --results folder].")
 @click.option("--reference", default=None, help="Model the significance markers compare with [default: bm25 where present].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -250,103 +225,6 @@ def regress_cmd(names: tuple[str, ...], tier: str, update: bool, data_dirs: tupl
         sys.exit(1)
 
 
-@cli.command("make-train-data")
-@click.option("--data-dir", required=True, type=click.Path(path_type=Path),
-              help="Folder of SQuAD-format <lang>.json files with sentence breaks (XQuAD-R / MLQA-R layout).")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=_out_file,
-              help="Training JSONL to write.")
-@click.option("--split", "split_path", required=True, type=click.Path(path_type=Path), callback=_out_file,
-              help="Article split JSON: reused if it exists (keep it committed), else written.")
-@click.option("--langs", default=None, callback=_langs, help="Only these languages, e.g. 'en,de,zh'.")
-@click.option("--eval-fraction", type=_Finite(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
-              help="Share of articles held out.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the article shuffle.")
-@click.option("--negatives", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Hard negatives per row: other sentences of the answer's paragraph.")
-@click.option("--heldout-dir", type=click.Path(path_type=Path), default=None, callback=_out_folder,
-              help="Also write the SQuAD files cut to the held-out articles (for `mlirbench run --data-dir`).")
-def make_train_data_cmd(data_dir: Path, output: Path, split_path: Path, langs: list[str] | None, eval_fraction: float,
-                        seed: int, negatives: int, heldout_dir: Path | None) -> None:
-    """Question -> answer-sentence training pairs from the training articles of an article-level split."""
-    from mlirbench.training.data import make_train_data
-    summary = make_train_data(data_dir, output, split_path, langs=langs, eval_fraction=eval_fraction,
-                              seed=seed, negatives=negatives, heldout_dir=heldout_dir)
-    click.echo(f"wrote {output}: {summary['rows']} rows, {summary['groups']} groups, "
-               f"{len(summary['languages'])} languages, {summary['train_articles']} train / "
-               f"{summary['eval_articles']} held-out articles ({split_path})")
-
-
-@cli.command("train")
-@click.option("--base", required=True,
-              help="use-m3, e5-small, mbart[:<hub id or folder>], or a sentence-transformers hub id / folder.")
-@click.option("--batching", type=click.Choice(["x-x-mono", "x-y", "hybrid"]), default=None,
-              help="Batch kind; required except for mbart bases (the fine-tuned mBART baseline: x-x-mono).")
-@click.option("--alpha", type=_Finite(0, 1), default=None,
-              help="Hybrid: probability of an X-X-mono batch (default 0.5).")
-@click.option("--train-data", required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Training JSONL.")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=_out_folder,
-              help="Model folder to write.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--epochs", type=_Finite(0, min_open=True), default=1.0, show_default=True)
-@click.option("--max-steps", type=click.IntRange(min=-1), default=-1, show_default=True,
-              help="Overrides --epochs when > 0.")
-@click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True,
-              help="Pairs per batch (paper: 100; at least 2: in-batch negatives).")
-@click.option("--lr", type=_Finite(0, min_open=True), default=3e-5, show_default=True)
-@click.option("--weight-decay", type=_Finite(0), default=0.01, show_default=True)
-@click.option("--warmup-ratio", type=_Finite(0, 1, max_open=True), default=0.0, show_default=True)
-@click.option("--val-fraction", type=_Finite(0, 1, max_open=True), default=0.05, show_default=True,
-              help="Share of groups held out for the validation loss (0: none).")
-@click.option("--patience", type=click.IntRange(min=-1), default=3, show_default=True,
-              help="Early stopping: evaluations without a better validation loss (-1: off).")
-@click.option("--eval-steps", type=click.IntRange(min=1), default=None,
-              help="Steps between validations/checkpoints (default: a quarter epoch).")
-@click.option("--freeze-embeddings", is_flag=True, help="Keep the input token table fixed (fast on CPU for use-m3).")
-@click.option("--max-seq-length", type=click.IntRange(min=1), default=None,
-              help="Truncate texts to this many tokens (recorded).")
-@click.option("--micro-batch-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Padded tokens per length-sorted forward micro-batch (the loss is still the whole batch's).")
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(base: str, batching: str, alpha: float | None, train_data: Path, output: Path, seed: int,
-              epochs: float, max_steps: int, batch_size: int, lr: float, weight_decay: float, warmup_ratio: float,
-              val_fraction: float, patience: int, eval_steps: int | None, freeze_embeddings: bool,
-              max_seq_length: int | None, micro_batch_tokens: int, resume: bool, quiet: bool) -> None:
-    """Fine-tune a dual encoder with X-X-mono, X-Y or hybrid(alpha) batches (arXiv 2408.10536)."""
-    from mlirbench.training.trainer import TrainConfig, default_batching, train
-    meta = train(TrainConfig(
-        base=base, batching=batching or default_batching(base), alpha=alpha, train_data=train_data, output=output,
-        seed=seed, epochs=epochs,
-        max_steps=max_steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        val_fraction=val_fraction, patience=None if patience < 0 or val_fraction <= 0 else patience,
-        eval_steps=eval_steps, freeze_embeddings=freeze_embeddings, max_seq_length=max_seq_length,
-        micro_batch_tokens=micro_batch_tokens, resume=resume, progress=not quiet))
-    click.echo(f"trained {meta['global_step']} steps (train loss {meta['train_loss']:.4f}, best validation loss "
-               f"{meta['best_eval_loss'] if meta['best_eval_loss'] is not None else 'n/a'}); wrote {output}")
-
-
-@cli.command("translate")
-@click.option("--model", "-m", required=True, help="HF translation model (Marian, M2M-100, NLLB): hub id or folder.")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Training JSONL.")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=_out_file,
-              help="JSONL to write.")
-@click.option("--source-lang", required=True, help="Language of the rows to translate, e.g. en (NLLB: en=eng_Latn).")
-@click.option("--to", "targets", required=True, callback=_langs,
-              help="Target languages, e.g. 'de,zh'; LANG=CODE gives the model's code (de=deu_Latn for NLLB).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, targets: list[str], batch_size: int,
-                  max_new_tokens: int, quiet: bool) -> None:
-    """Augment a training set: translated copies of the SOURCE-LANG rows, same groups (input rows kept)."""
-    from mlirbench.training.translate import parse_targets, translate_file
-    summary = translate_file(model, input_path, output, source_lang, parse_targets(targets),
-                             batch_size=batch_size, max_new_tokens=max_new_tokens, progress=not quiet)
-    click.echo(f"wrote {output}: {summary['rows']} rows ({summary['added']} translated, "
-               f"{summary['dropped_empty']} empty translations dropped)")
-
-
 @cli.command("compare")
 @click.option("--models", "-m", required=True, multiple=True,
               help="Models (folders under --results), two or more: --models A B or -m A -m B.")
@@ -356,7 +234,7 @@ def translate_cmd(model: str, input_path: Path, output: Path, source_lang: str, 
 @click.option("--test", "stat_test", default="group", show_default=True,
               help="group (randomisation over question groups: translations move together), or the per-query "
                    "student (paired t-test), fisher (randomization), tukey (Tukey's HSD).")
-@click.option("--alpha", type=_Finite(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
+@click.option("--alpha", type=Finite(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
               help="Significance level (after correction).")
 @click.option("--results", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("results"),
               show_default=True)
@@ -382,7 +260,7 @@ def domains_cmd() -> None:
 @click.option("--task", "-t", required=True, help="Task name recorded in the mapping (see `mlirbench ls`).")
 @click.option("--hand", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Earlier mapping whose hand-checked domains (by title) are kept; agreement is reported.")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=_out_file)
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=out_file)
 def domains_assign_cmd(squad_file: Path, task: str, hand: Path | None, output: Path) -> None:
     """Assign every article of SQUAD_FILE (English titles and text) to a domain; write the mapping."""
     from mlirbench.data.domains import build_mapping, load_mapping, write_json_file
@@ -402,7 +280,7 @@ def domains_assign_cmd(squad_file: Path, task: str, hand: Path | None, output: P
 
 @domains_cmd.command("splits")
 @click.argument("mapping_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=_out_file)
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), callback=out_file)
 def domains_splits_cmd(mapping_file: Path, output: Path) -> None:
     """Write leave-one-domain-out train/held-out splits (article titles) of a mapping."""
     from mlirbench.data.domains import build_splits, load_mapping, write_json_file
