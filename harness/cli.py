@@ -167,11 +167,14 @@ def ls_cmd() -> None:
 def leaderboard_cmd(results: Path, output: Path | None, reference: str | None, quiet: bool) -> None:
     """Regenerate LEADERBOARD.md (and its heatmaps) from result records only."""
     output = output or check_writable(results.absolute().parent / "LEADERBOARD.md", folder=False, what="--output")
+    from mlirbench.records.record import is_complete, iter_records
     from mlirbench.registry import task_metadata
     from mlirbench.report.leaderboard import write_leaderboard
+    records = list(iter_records(results))
+    if not records:  # a header-only board would replace a real one without a word
+        raise MlirbenchError(f"{results}: no result records (<model>/<task>.json) to build a leaderboard from")
     click.echo(f"wrote {write_leaderboard(results, output, task_metadata(), reference, progress=not quiet)}")
-    from mlirbench.records.record import is_complete, iter_records
-    subsets = [path for path, record in iter_records(results) if not is_complete(record)]
+    subsets = [path for path, record in records if not is_complete(record)]
     if subsets:
         click.echo(f"not on the leaderboard ({len(subsets)} records of language subsets, --langs runs): "
                    + ", ".join(str(p.relative_to(results)) for p in subsets))

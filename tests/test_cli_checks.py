@@ -238,3 +238,12 @@ def test_a_folder_without_a_loadable_model_is_one_line(model: str, config: str, 
     refused(["run", "-m", model.format(folder=folder), "-t", "xquad-r", "--data-dir", str(data), "--langs", "de,en",
              "-o", str(tmp_path / "res")], capsys, str(folder), "holds no model it can load")
     assert not (tmp_path / "res").exists()
+
+
+def test_leaderboard_of_a_folder_without_records_is_one_line(tmp_path: Path, capsys) -> None:
+    """An empty (or mistyped but existing) results folder must not replace a board with a header."""
+    (tmp_path / "results").mkdir()
+    board = tmp_path / "LEADERBOARD.md"
+    code, _, err = invoke(["leaderboard", "--results", str(tmp_path / "results"), "-o", str(board)], capsys)
+    assert code == 2 and "no result records" in err and len(err.strip().splitlines()) == 1
+    assert not board.exists()
