@@ -71,21 +71,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| all | " + " | ".join(f"{s:,} / {n:,}" for s, n in totals.values()) + " |")
 
     rng = np.random.default_rng(args.seed)
-    print("\n| language | cosine min | cosine mean | texts |\n|---|---|---|---|")
-    overall = []
+    print("\n| language | cosine min | cosine mean | texts | min of the texts with the engine's ids |\n|---|---|---|---|---|")
+    overall, same_ids = [], []
     for lang in collection.languages:
-        cos = []
+        cos, mask = [], []
         for role, table in tables.items():
             rows = [i for i, lg in enumerate(table.langs) if lg == lang]
             texts = [table.texts[i] for i in rng.choice(rows, min(args.sample, len(rows)), replace=False)]
-            texts += [t for lg, r, t in differ if lg == lang and r == role]
-            vecs = engine.query(texts) if role == "query" else engine.passage(texts)
-            cos.append(np.sum(ours.encode(texts, role=role, lang=lang) * vecs, axis=1))
-        cos_all = np.concatenate(cos)
+            extra = [t for lg, r, t in differ if lg == lang and r == role]
+            vecs = engine.query(texts + extra) if role == "query" else engine.passage(texts + extra)
+            cos.append(np.sum(ours.encode(texts + extra, role=role, lang=lang) * vecs, axis=1))
+            mask.append(np.arange(len(texts) + len(extra)) < len(texts))
+        cos_all, keep = np.concatenate(cos), np.concatenate(mask)
         overall.append(cos_all)
-        print(f"| {lang} | {cos_all.min():.5f} | {cos_all.mean():.5f} | {len(cos_all)} |")
+        same_ids.append(cos_all[keep])
+        print(f"| {lang} | {cos_all.min():.5f} | {cos_all.mean():.5f} | {len(cos_all)} | {cos_all[keep].min():.5f} |")
     joined = np.concatenate(overall)
-    print(f"| all | {joined.min():.5f} | {joined.mean():.5f} | {len(joined)} |")
+    print(f"| all | {joined.min():.5f} | {joined.mean():.5f} | {len(joined)} | {np.concatenate(same_ids).min():.5f} |")
 
 
 if __name__ == "__main__":
