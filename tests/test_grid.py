@@ -20,12 +20,17 @@ XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh
 
 
 def test_cpu_profile_order_and_budget() -> None:
-    """Seed 0 of the three batchings first, then zero-shot and the alphas, then seeds 1-2, then the domain split."""
+    """Seed 0 of the three batchings and zero-shot on both splits first, then the alphas, then seeds 1-2."""
     profile = cpu_profile()
-    heads = [(r.batching, r.alpha, r.seed) for r in profile.runs[:6]]
-    assert heads == [("x-x-mono", None, 0), ("x-y", None, 0), ("hybrid", 0.5, 0), (None, None, None),
-                     ("hybrid", 0.25, 0), ("hybrid", 0.75, 0)]
-    assert [r.experiment for r in profile.runs].index("xquad-r-e5-domain-science") == 12
+    cells = [(r.experiment.rsplit("-", 1)[-1], r.batching, r.alpha, r.seed) for r in profile.runs]
+    assert cells[:10] == [("heldout", "x-x-mono", None, 0), ("heldout", "x-y", None, 0),
+                          ("heldout", "hybrid", 0.5, 0), ("heldout", None, None, None),
+                          ("science", None, None, None), ("science", "x-x-mono", None, 0),
+                          ("science", "x-y", None, 0), ("science", "hybrid", 0.5, 0),
+                          ("heldout", "hybrid", 0.25, 0), ("heldout", "hybrid", 0.75, 0)]
+    for exp in ("heldout", "science"):
+        for batching, alpha in (("x-x-mono", None), ("x-y", None), ("hybrid", 0.5)):
+            assert sorted(c[3] for c in cells if c[:3] == (exp, batching, alpha)) == [0, 1, 2]
     assert len(profile.runs) == 12 + 10
     names = [r.name for r in profile.runs if r.batching]
     assert len(names) == len(set((r.experiment, r.name) for r in profile.runs if r.batching))
