@@ -174,6 +174,23 @@ def test_mbart_base_trains_and_reloads(pairs_file: Path, tmp_path: Path, capsys)
     assert encoder.metadata()["training"]["base_info"]["kind"] == "mbart"
 
 
+
+def test_mbart_encoder_max_length_follows_the_position_table(tmp_path: Path) -> None:
+    """A model with fewer than 512 learned positions is capped at its own table: a long text encodes
+    (an uncapped 512 would index past the 128 positions of the tiny model)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    from mlirbench.training.bases import MBartEncoderModule
+
+    module = MBartEncoderModule.from_seq2seq(build_mbart_model(tmp_path / "mbart"))
+    assert module.max_seq_length == 128
+    model = SentenceTransformer(modules=[module, Pooling(module.get_word_embedding_dimension(), "mean")],
+                                device="cpu")
+    vectors = model.encode([" ".join(WORDS["en"] * 40)])
+    assert vectors.shape == (1, 32) and np.isfinite(vectors).all()
+
+
 # ---------------------------------------------------------------- translation
 
 

@@ -98,8 +98,9 @@ class MBartEncoderModule(InputModule):
         self.max_seq_length = max_seq_length
 
     @classmethod
-    def from_seq2seq(cls, folder: str | Path, max_seq_length: int = 512) -> MBartEncoderModule:
-        """From an mBART(-50) seq2seq folder: only the encoder is kept."""
+    def from_seq2seq(cls, folder: str | Path, max_seq_length: int | None = None) -> MBartEncoderModule:
+        """From an mBART(-50) seq2seq folder: only the encoder is kept. Max length (None): 512 tokens, or the
+        model's position table when it is shorter (longer inputs would index past the learned positions)."""
         import transformers
 
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -111,7 +112,8 @@ class MBartEncoderModule(InputModule):
             transformers.logging.set_verbosity(verbosity)
         if not hasattr(full, "get_encoder"):
             raise MlirbenchError(f"base {folder}: {type(full).__name__} is not an encoder-decoder")
-        return cls(full.get_encoder(), tokenizer, max_seq_length)
+        positions = int(getattr(full.config, "max_position_embeddings", 512))
+        return cls(full.get_encoder(), tokenizer, max_seq_length or min(512, positions))
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs) -> dict[str, torch.Tensor]:
         texts = self._prepend_prompt(inputs, prompt) if prompt else list(inputs)
