@@ -103,7 +103,8 @@ for _command in (make_train_data_cmd, train_cmd, translate_cmd):
               callback=out_folder, help="Results root folder.")
 @click.option("--model-arg", "-a", multiple=True, help="Adapter argument key=value (repeatable), e.g. k1=1.2.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--no-cache", is_flag=True, help="Encode everything again (the embedding cache is neither read nor written).")
+@click.option("--no-cache", is_flag=True, help="Compute everything again: the record, and every cache it uses "
+              "(embeddings, shards, BM25 indexes) rebuilt, never reused.")
 @click.option("--shard-size", type=_TopK(click.IntRange(min=1)), default=100_000, show_default=True, show_envvar=True,
               envvar="MLIRBENCH_SHARD_SIZE", help="Top-k tasks: docs per encoded corpus shard.")
 @click.option("--shard-dtype", type=_TopK(click.Choice(["float32", "float16"])), default="float32", show_default=True,

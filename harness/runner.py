@@ -61,13 +61,12 @@ def run(spec: ModelSpec, task_name: str, *, data_dir: str | None = None, langs: 
     from mlirbench.evaluation.evaluate import evaluate_full
     from mlirbench.evaluation.topk import evaluate_topk
 
-    with refreshed(not cache):  # --no-cache: the caches a model keeps itself (BM25 indexes) are rebuilt too
+    with refreshed(not cache):  # --no-cache: every cache (embeddings, shards, BM25 indexes) is rebuilt
         if meta.retrieval == "topk":  # corpus streamed, never a score matrix (topk.py)
             outcome = evaluate_topk(model, collection, meta, options=scale,
-                                    factory=partial(build_model, spec, progress=False), fresh=not cache,
-                                    progress=progress)
+                                    factory=partial(build_model, spec, progress=False), progress=progress)
         else:
-            outcome = evaluate_full(model, collection, meta, cache=cache, progress=progress)
+            outcome = evaluate_full(model, collection, meta, progress=progress)
     prov = dict(provenance(argv, spec.packages), finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 timings=dict(outcome.timings, total_s=time.perf_counter() - start), inputs_sha256=key,
                 embedding_cache=outcome.embedding_cache)

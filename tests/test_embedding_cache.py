@@ -61,8 +61,13 @@ def test_rerun_encodes_nothing_and_clear(tmp_path: Path, monkeypatch) -> None:
     second = json.loads((tmp_path / "res2" / "random" / path.name).read_text())
     assert second["provenance"]["embedding_cache"] == dict(first["provenance"]["embedding_cache"], hits=8, misses=0)
     assert second["views"] == first["views"]
+    entries = sorted((embeddings_root() / "random").rglob("*.npy"))
+    for entry in entries:  # --no-cache writes every entry anew (never reads one)
+        entry.write_bytes(b"damaged")
     main(args + ["--no-cache"])
-    assert json.loads(path.read_text())["provenance"]["embedding_cache"] is None
+    assert json.loads(path.read_text())["provenance"]["embedding_cache"]["misses"] == 8
+    assert all(entry.read_bytes() != b"damaged" for entry in entries)
+    assert json.loads(path.read_text())["views"] == first["views"]
     assert clear(model="random")["embeddings"] == 8 and not (embeddings_root() / "random").exists()
 
 

@@ -16,6 +16,7 @@ pytest.importorskip("faiss")
 
 from miracl_fixture import write_miracl  # noqa: E402
 
+from mlirbench._io.cache import refreshed  # noqa: E402
 from mlirbench._io.hashing import sha256_file  # noqa: E402
 from mlirbench.adapters.random_encoder import RandomEncoder  # noqa: E402
 from mlirbench.data.corpus import SyntheticCorpus  # noqa: E402
@@ -76,7 +77,9 @@ def test_ray_shards_equal_single_process(cluster, tmp_path: Path) -> None:
 def test_ray_evaluation_equals_single_process(cluster, tmp_path: Path) -> None:
     data = miracl().load(write_miracl(tmp_path / "m"))
     enc = RandomEncoder(dim=16)
-    runs = {workers: evaluate_topk(enc, data, MIRACL, factory=FACTORY, options=ScaleOptions(shard_size=8, ray_workers=workers),
-                                   fresh=True, progress=False) for workers in (0, 2)}
+    with refreshed():
+        runs = {workers: evaluate_topk(enc, data, MIRACL, factory=FACTORY,
+                                       options=ScaleOptions(shard_size=8, ray_workers=workers), progress=False)
+                for workers in (0, 2)}
     assert runs[2].evaluation.views == runs[0].evaluation.views
     assert runs[2].retrieval["distributed"]["workers"] == 2 and runs[0].retrieval["distributed"] is None

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("faiss")
 
+from mlirbench._io.cache import refreshed  # noqa: E402
 from mlirbench._io.hashing import sha256_file  # noqa: E402
 from mlirbench.adapters.random_encoder import RandomEncoder  # noqa: E402
 from mlirbench.data.corpus import SyntheticCorpus  # noqa: E402
@@ -140,6 +141,18 @@ def test_damaged_shard_is_encoded_again(tmp_path: Path) -> None:
     assert stats["shards_reused"] == 3 and stats["shards_encoded"] == 2 and enc.calls == 2
     assert [sha256_file(tmp_path / f"shard-{i:05d}.npy") for i in range(5)] == reference
 
+
+
+def test_refreshed_encodes_every_shard_again(tmp_path: Path) -> None:
+    """--no-cache (``refreshed``): finished shards are not reused, the rebuilt ones are identical."""
+    enc = SlowEncoder(dim=8)
+    encode_corpus(enc, CORPUS, "en", shard_size=50, encode_batch=50, root=tmp_path, progress=False)
+    reference = [sha256_file(tmp_path / f"shard-{i:05d}.npy") for i in range(5)]
+    enc.calls = 0
+    with refreshed():
+        _, stats = encode_corpus(enc, CORPUS, "en", shard_size=50, encode_batch=50, root=tmp_path, progress=False)
+    assert stats["shards_reused"] == 0 and stats["shards_encoded"] == 5 and enc.calls == 5
+    assert [sha256_file(tmp_path / f"shard-{i:05d}.npy") for i in range(5)] == reference
 
 def test_changed_corpus_is_not_reused(tmp_path: Path) -> None:
     """Other doc ids in a shard's place: encoded again. Same ids with other texts cannot be told

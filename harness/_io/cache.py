@@ -43,7 +43,8 @@ def cache_dir(kind: str) -> Path:
 
 @contextmanager
 def refreshed(on: bool = True) -> Iterator[None]:
-    """While on (``--no-cache``), caches consulted through ``refreshing`` are rebuilt, never reused."""
+    """While on (``--no-cache``), every cache (embeddings, shards, BM25 indexes) is rebuilt, never reused:
+    the one switch they all consult through ``refreshing``."""
     token = _REFRESH.set(on)
     try:
         yield

@@ -47,15 +47,15 @@ class Outcome:
     embedding_cache: dict | None = None  # hits and misses of the embedding cache, where one was used
 
 
-def evaluate_full(model: Encoder | Searcher, collection: Collection, meta: TaskMetadata, *, cache: bool = True,
+def evaluate_full(model: Encoder | Searcher, collection: Collection, meta: TaskMetadata, *,
                   progress: bool = True) -> Outcome:
-    """A full-ranking task: one score matrix (an Encoder through the embedding cache unless
-    ``cache=False``), every view ranked from it."""
+    """A full-ranking task: one score matrix (an Encoder through the embedding cache, which
+    ``--no-cache`` rebuilds), every view ranked from it."""
     cached = None
-    if cache and isinstance(model, CenteredEncoder):  # centres the cached embeddings of the model it wraps
+    if isinstance(model, CenteredEncoder):  # centres the cached embeddings of the model it wraps
         cached = CachedEncoder(model.encoder)
         model = CenteredEncoder(cached)
-    elif cache and isinstance(model, Encoder):
+    elif isinstance(model, Encoder):
         model = cached = CachedEncoder(model)
     scores, timings = score_matrix(model, collection, progress)
     ev = evaluate_scores(scores, collection, meta, progress)

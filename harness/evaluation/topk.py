@@ -30,7 +30,7 @@ from mlirbench.retrieval.topk import search_topk
 
 def evaluate_topk(model: Encoder | Searcher, data: StreamedCollection, meta: TaskMetadata, *,
                   options: ScaleOptions = ScaleOptions(), factory: Callable[[], Encoder] | None = None,
-                  fresh: bool = False, progress: bool = True) -> Outcome:
+                  progress: bool = True) -> Outcome:
     """Retrieve the top ``meta.depth`` per query and language, then score the monolingual views."""
     if meta.depth < 100:
         raise MlirbenchError(f"{meta.name}: depth {meta.depth} < 100 would cut Recall@100 short")
@@ -39,7 +39,7 @@ def evaluate_topk(model: Encoder | Searcher, data: StreamedCollection, meta: Tas
                              "their language's; centred models run on full-ranking tasks only")
     t0 = time.perf_counter()
     hits, model_meta, info = search_topk(model, data, meta.depth, options=options, factory=factory,
-                                         fresh=fresh, progress=progress)
+                                         progress=progress)
     timings = {"retrieve_s": time.perf_counter() - t0, **info.pop("timings")}
     collection, rankings = build_rankings(data, hits, meta)
     ev = evaluate_rankings(rankings, collection, meta)

@@ -4,7 +4,8 @@ One entry per ``encode`` call (the harness encodes one language of one role per 
 sha256 of: the adapter's metadata (name, revision or weights hash, max length, prefixes, dtype,
 device, arguments but the result-neutral ones its adapter declares), the role, the language and
 the texts. Entries are ``.npy`` files written atomically, so a run killed mid-way resumes from the
-languages already encoded.
+languages already encoded. While ``_io.cache.refreshed`` (``--no-cache``) entries are never read,
+only written anew, like every other cache.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlirbench._io.atomic import atomic_path
-from mlirbench._io.cache import cache_dir, safe_name
+from mlirbench._io.cache import cache_dir, refreshing, safe_name
 from mlirbench.retrieval.arguments import neutral_names
 
 
@@ -57,7 +58,7 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str], *, role: str, lang: str) -> np.ndarray:
         path = self._path(texts, role, lang)
-        if path.is_file():
+        if not refreshing() and path.is_file():
             try:
                 emb = np.load(path, allow_pickle=False)
                 if emb.ndim == 2 and emb.shape[0] == len(texts) and emb.dtype == np.float32:

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mlirbench._io.atomic import atomic_path, sweep_orphans, write_json
-from mlirbench._io.cache import cache_dir, safe_name
+from mlirbench._io.cache import cache_dir, refreshing, safe_name
 from mlirbench._io.hashing import sha256_file
 from mlirbench.data.corpus import Corpus
 from mlirbench.errors import MlirbenchError
@@ -166,13 +166,14 @@ class ShardSet:
 
 def encode_corpus(encoder, corpus: Corpus, lang: str, *, shard_size: int = 100_000, dtype: str = "float32",
                   encode_batch: int = 1024, root: Path | None = None, pool: Pool | None = None,
-                  fresh: bool = False, progress: bool = True) -> tuple[ShardSet, dict]:
-    """Encode the docs of ``lang`` into shards, skipping the finished ones; returns the shards and
-    stats (shards encoded / reused, seconds, docs per second of the encoded part)."""
+                  progress: bool = True) -> tuple[ShardSet, dict]:
+    """Encode the docs of ``lang`` into shards, skipping the finished ones (all of them rebuilt while
+    ``_io.cache.refreshed``, i.e. ``--no-cache``); returns the shards and stats (shards encoded /
+    reused, seconds, docs per second of the encoded part)."""
     if shard_size < 1 or encode_batch < 1:
         raise MlirbenchError(f"shard_size and encode_batch must be >= 1, got {shard_size}, {encode_batch}")
     root = root or shard_root(encoder, corpus, lang, shard_size, dtype)
-    if fresh and root.exists():
+    if refreshing() and root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     sweep_orphans(root, "shard-*")  # temp files of killed runs (never of a live writer): never part of a shard

@@ -33,13 +33,12 @@ from mlirbench.retrieval.shards import encode_corpus
 
 
 def search_topk(model: Encoder | Searcher, data: StreamedCollection, depth: int, *, options: ScaleOptions,
-                factory: Callable[[], Encoder] | None = None, fresh: bool = False,
-                progress: bool = True) -> tuple[dict[str, Hits], dict, dict]:
+                factory: Callable[[], Encoder] | None = None, progress: bool = True) -> tuple[dict[str, Hits], dict, dict]:
     """Top ``depth`` per query of each language: hits per language, model metadata, retrieval info
     (with ``timings``). ``factory`` rebuilds the encoder in Ray workers."""
     if isinstance(model, Searcher):
         return _search_lexical(model, data, depth)
-    return _search_dense(model, data, depth, factory, options, fresh, progress)
+    return _search_dense(model, data, depth, factory, options, progress)
 
 
 def _queries_of(data: StreamedCollection, lang: str) -> tuple[np.ndarray, TextTable]:
@@ -76,8 +75,7 @@ def _search_lexical(model, data: StreamedCollection, depth: int) -> tuple[dict[s
 
 
 def _search_dense(model, data: StreamedCollection, depth: int, factory: Callable[[], Encoder] | None,
-                  options: ScaleOptions,
-                  fresh: bool, progress: bool) -> tuple[dict[str, Hits], dict, dict]:
+                  options: ScaleOptions, progress: bool) -> tuple[dict[str, Hits], dict, dict]:
     options.search.use_gpu(import_faiss())  # faiss missing or device=gpu without GPU support: fail before hours of encoding
     if options.ray_address and not options.ray_workers:
         raise MlirbenchError(f"a Ray address ({options.ray_address}) needs Ray workers (--ray-workers N)")
@@ -98,7 +96,7 @@ def _search_dense(model, data: StreamedCollection, depth: int, factory: Callable
             timings["encode_queries_s"] += time.perf_counter() - t0
             shards, stats = encode_corpus(model, data.corpus, lang, shard_size=options.shard_size,
                                           dtype=options.dtype, encode_batch=options.encode_batch, pool=pool,
-                                          fresh=fresh, progress=progress)
+                                          progress=progress)
             timings["encode_s"] += stats["encode_s"]
             shard_stats[lang] = stats
             scores, rows, search_t = search_shards(shards, q_emb, depth, options.search, progress)
