@@ -179,9 +179,8 @@ def test_mbart_encoder_max_length_follows_the_position_table(tmp_path: Path) -> 
     """A model with fewer than 512 learned positions is capped at its own table: a long text encodes
     (an uncapped 512 would index past the 128 positions of the tiny model)."""
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Pooling
 
-    from mlirbench.training.bases import MBartEncoderModule
+    from mlirbench.training.bases import MBartEncoderModule, Pooling
 
     module = MBartEncoderModule.from_seq2seq(build_mbart_model(tmp_path / "mbart"))
     assert module.max_seq_length == 128
