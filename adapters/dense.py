@@ -114,9 +114,10 @@ class DenseEncoder(HFEncoderBase):
 
     def metadata(self) -> dict:
         """Provenance; a model trained by ``mlirbench train`` adds its base, batching, alpha, data and split."""
+        from mlirbench.training.trainer import METADATA_FILE, read_training_summary
+
         meta = super().metadata()
-        if (self.folder / "mlirbench_training.json").is_file():
-            from mlirbench.training.trainer import read_training_summary
+        if (self.folder / METADATA_FILE).is_file():
             meta["training"] = read_training_summary(self.folder)
         return meta
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from mlirbench._io.cache import REPO_ROOT
 from mlirbench.errors import MlirbenchError
+from mlirbench.records.record import TRAINING_METADATA as METADATA_FILE
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class Grid:
         record = self.results / exp.name / self.slug(run)
         # finished: the record, and for a trained model its metadata (copied last); not re-evaluated when
         # only the code changed since (the runner's up-to-date check would redo it for every new commit)
-        done = (record / "xquad-r.json").is_file() and (not run.batching or (record / "mlirbench_training.json").is_file())
+        done = (record / "xquad-r.json").is_file() and (not run.batching or (record / METADATA_FILE).is_file())
         if not done:
             if not (self.split_dir(exp) / "train.jsonl").is_file():
                 self._call(self.data_command(exp))
@@ -240,14 +241,14 @@ class Grid:
                 self._train(run)
             self._call(self.eval_command(run))
             if run.batching:
-                shutil.copyfile(self.model_dir(run) / "mlirbench_training.json", record / "mlirbench_training.json")
+                shutil.copyfile(self.model_dir(run) / METADATA_FILE, record / METADATA_FILE)
         if self.commit:
             self._commit([record, self.results / exp.name / "experiment.json"], f"study {exp.name}: {record.name}")
         return True
 
     def _train(self, run: Run) -> None:
         folder = self.model_dir(run)
-        meta = folder / "mlirbench_training.json"
+        meta = folder / METADATA_FILE
         if meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("status") == "finished":
             return
         resume = any(folder.glob("checkpoint-*"))

@@ -15,6 +15,8 @@ from tiny_models import build_dense_model, build_laser_dir, build_mbart_model  #
 
 from mlirbench.adapters.laser3 import ISO639_1  # noqa: E402
 from mlirbench.grid import Grid, cpu_profile, paper_profile  # noqa: E402
+from mlirbench.registry import get_task  # noqa: E402
+from mlirbench.report.leaderboard import write_leaderboard  # noqa: E402
 
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 
@@ -67,6 +69,9 @@ def test_paper_grid_runs_mbart_and_laser3_end_to_end(xquad_r_dir: Path, tmp_path
             meta = json.loads((results / exp / run["record"] / "mlirbench_training.json").read_text(encoding="utf-8"))
             assert meta["status"] == "finished" and meta["loss_curve"]["eval"]
     assert not list((tmp_path / "work" / "models").glob("*/*/checkpoint-*"))
+    # the leaderboard reads the experiment with the training metadata beside its records (a side file, not a record)
+    board = write_leaderboard(results, tmp_path / "LB.md", {"xquad-r": get_task("xquad-r").metadata})
+    assert f"### Study ({exp}): batchings over seeds" in board.read_text(encoding="utf-8")
     models = tmp_path / "work" / "models"
     stamp = {p: p.stat().st_mtime_ns for p in models.glob("*/*/*")}
     grid.run_all()  # resumable: finished runs are skipped, nothing is trained again

@@ -21,7 +21,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "report": ("data", "retrieval", "evaluation", "records"),
     "tasks": ("data",),
     "adapters": ("data", "retrieval", "training"),  # dense reuses training's trusted module list
-    "training": ("data", "retrieval", "adapters"),  # bases build on the adapters' model loaders
+    "training": ("data", "retrieval", "records", "adapters"),  # bases build on the adapters' model loaders
     "registry": ("data", "retrieval"),
 }
 TOP = ("cli", "cli_params", "cli_training", "runner", "regress", "grid")  # may import everything

@@ -209,10 +209,13 @@ def load_record(path: Path) -> Record:
 
 
 EXPERIMENT = "experiment.json"  # manifest of an experiment folder: results/<experiment>/<model>/<task>.json
+# a trained model's training metadata (written by ``mlirbench train``); the study grid copies it beside the
+# model's records, so it is a side file of a record folder, not a record
+TRAINING_METADATA = "mlirbench_training.json"
 
 
 def iter_records(root: Path) -> Iterator[tuple[Path, Record]]:
     """All records directly under ``root`` (``<model>/<task>.json``) in a stable order."""
     for path in sorted(Path(root).glob("*/*.json")):
-        if path.name != EXPERIMENT:
+        if path.name not in (EXPERIMENT, TRAINING_METADATA):
             yield path, load_record(path)

@@ -30,9 +30,9 @@ from typing import Any
 
 from mlirbench._io.hashing import sha256_file
 from mlirbench.errors import DataError, MlirbenchError
+from mlirbench.records.record import TRAINING_METADATA as METADATA_FILE
 from mlirbench.training.data import read_rows, read_sidecar
 
-METADATA_FILE = "mlirbench_training.json"
 PROMPTS = {"query": "Query: ", "passage": "Passage: "}
 BATCHINGS = {"x-x-mono": 1.0, "x-y": 0.0, "hybrid": None}
 
