@@ -30,6 +30,7 @@ from pathlib import Path
 
 from mlirbench._io.cache import REPO_ROOT
 from mlirbench.errors import MlirbenchError
+from mlirbench.records.record import EXPERIMENT
 from mlirbench.records.record import TRAINING_METADATA as METADATA_FILE
 
 
@@ -191,7 +192,7 @@ class Grid:
 
     # -- the manifest
     def write_manifest(self, exp: Experiment) -> Path:
-        path = self.results / exp.name / "experiment.json"
+        path = self.results / exp.name / EXPERIMENT
         old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         runs = [r for r in self.profile.runs if r.experiment == exp.name]
         manifest = {
@@ -243,7 +244,7 @@ class Grid:
             if run.batching:
                 shutil.copyfile(self.model_dir(run) / METADATA_FILE, record / METADATA_FILE)
         if self.commit:
-            self._commit([record, self.results / exp.name / "experiment.json"], f"study {exp.name}: {record.name}")
+            self._commit([record, self.results / exp.name / EXPERIMENT], f"study {exp.name}: {record.name}")
         return True
 
     def _train(self, run: Run) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from mlirbench._io.atomic import atomic_path
 from mlirbench.data.domains import query_domains
 from mlirbench.errors import DataError
-from mlirbench.records.record import load_record, score
+from mlirbench.records.record import EXPERIMENT, load_record, score
 from mlirbench.records.saved_ranks import per_query, record_ranks
 from mlirbench.report.bias import language_bias
 from mlirbench.report.resampling import aggregate, design_of, paired_test
@@ -44,7 +44,7 @@ def arm(run: dict) -> str:
 
 def finished_runs(exp_dir: Path) -> list[dict]:
     """The manifest's runs whose record exists, with ``path`` (the record file) added."""
-    manifest = exp_dir / "experiment.json"
+    manifest = exp_dir / EXPERIMENT
     study = json.loads(manifest.read_text(encoding="utf-8")).get("study")
     if not isinstance(study, dict) or not isinstance(study.get("runs"), list):
         raise DataError(manifest, "no 'study' block with a 'runs' list (written by mlirbench.grid)")
