@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from results_fixture import build_results
 from test_cli import invoke
 
 from mlirbench.data.domains import build_mapping, write_json_file
+from mlirbench.errors import DataError
 from mlirbench.registry import task_metadata
 from mlirbench.report import leaderboard
 
@@ -213,3 +215,24 @@ def test_group_markers_intervals_and_own_language_first(setup, tmp_path: Path) -
     assert "| own first | chance |" in bias
     own = next(line for line in bias.splitlines() if line.startswith("| rand-a |")).strip("|").split("|")
     assert float(own[-2]) == pytest.approx(record["aggregate"]["multi"]["own_language_first"], abs=5e-4)
+
+
+def test_no_board_from_a_folder_without_full_records(setup, tmp_path: Path) -> None:
+    """The check lives in write_leaderboard, not only in the CLI: a direct call on an empty folder,
+    or on one that holds only language-subset records, must neither write a header-only board
+    nor leave one behind."""
+    res, _ = setup
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    board = tmp_path / "LEADERBOARD.md"
+    with pytest.raises(DataError, match="no result records"):
+        write_leaderboard(empty, board)
+    subsets = tmp_path / "subsets"
+    shutil.copytree(res / "rand-a", subsets / "rand-a")
+    path = subsets / "rand-a" / "mlqa-r.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["task"]["languages"] = record["task"]["all_languages"][:2]
+    path.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(DataError, match=r"1 records of language subsets"):
+        write_leaderboard(subsets, board)
+    assert not board.exists()

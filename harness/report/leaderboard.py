@@ -94,6 +94,10 @@ def write_leaderboard(results: Path, output: Path, tasks: Mapping[str, TaskMetad
     manifests = sorted(Path(results).glob(f"*/{EXPERIMENT}"))
     experiments = {manifest: _by_task(manifest.parent, tasks, complete_only=False) for manifest in manifests}
     shown = sorted({name for group in [by_task, *experiments.values()] for name in group})
+    if not shown:  # a header-only board would replace a real one without a word
+        subsets = sum(1 for _ in iter_records(results))
+        hint = f" ({subsets} records of language subsets, --langs runs, are never shown)" if subsets else ""
+        raise DataError(results, f"no result records (<model>/<task>.json) to build a leaderboard from{hint}")
     main, per_query = _main_score_phrase([tasks[name] for name in shown])
     slugs = {path.parent.name for entries in by_task.values() for path, _ in entries}
     if reference is not None and reference not in slugs:
