@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lareqa_fixture import write_dataset
+from results_fixture import dataset
 from test_cli import invoke
 
 
@@ -197,9 +198,9 @@ def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_pat
     for seed in ("0", "1"):
         assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(data), "--langs", "de,en",
                        "-a", f"seed={seed}", "-o", str(res), "--quiet"], capsys)[0] == 0
-    code, out, _ = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
-    assert code == 0 and "not on the leaderboard (2 records of language subsets" in out
-    assert "random/mlqa-r.de-en.json" in out
+    refused(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys,
+            "no result records (<model>/<task>.json) to build a leaderboard from (2 records of language subsets")
+    assert not (tmp_path / "LB.md").exists()  # subsets alone make no board
     refused(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r", "--results", str(res)], capsys,
             "records of language subsets: mlqa-r.de-en; name one with -t")
     code, out, err = invoke(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r.de-en", "--results", str(res)],
@@ -208,6 +209,12 @@ def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_pat
     code, out, err = invoke(["compare", "-m", "random", "random@seed=1", "-t", "mlqa-r.de-en", "--results", str(res),
                              "--quiet"], capsys)
     assert code == 0 and err == ""
+    full = dataset(tmp_path / "full")  # all of MLQA-R's languages: a record the board shows
+    assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(full), "-o", str(res), "--quiet"],
+                  capsys)[0] == 0
+    code, out, _ = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
+    assert code == 0 and "not on the leaderboard (2 records of language subsets" in out
+    assert "random/mlqa-r.de-en.json" in out
     code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
     assert code == 0 and "leaderboard: " in err
     assert invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"), "--quiet"], capsys)[2] == ""
