@@ -212,11 +212,10 @@ def test_subset_records_are_named_by_leaderboard_and_compare(data: Path, tmp_pat
     full = dataset(tmp_path / "full")  # all of MLQA-R's languages: a record the board shows
     assert invoke(["run", "-m", "random", "-t", "mlqa-r", "--data-dir", str(full), "-o", str(res), "--quiet"],
                   capsys)[0] == 0
-    code, out, _ = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
+    code, out, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
     assert code == 0 and "not on the leaderboard (2 records of language subsets" in out
     assert "random/mlqa-r.de-en.json" in out
-    code, _, err = invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md")], capsys)
-    assert code == 0 and "leaderboard: " in err
+    assert "leaderboard: " in err  # its progress bar
     assert invoke(["leaderboard", "--results", str(res), "-o", str(tmp_path / "LB.md"), "--quiet"], capsys)[2] == ""
 
 
