@@ -420,13 +420,6 @@ def test_missing_wheel_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatc
 # ---------------------------------------------------------------- the vocabulary-pruned copy
 
 
-def _pruned(tiny: tuple[Path, dict], texts: list[str], tmp_path: Path) -> tuple[e5s1.E5S1, np.ndarray]:
-    full = e5s1.read_e5s1(tiny[0])
-    keep = e5s1_prune.used_pieces(full, texts)
-    e5s1_prune.write_pruned(full, keep, tmp_path / "pruned.bin")
-    return e5s1.read_e5s1(tmp_path / "pruned.bin"), keep
-
-
 def test_pruned_copy_embeds_its_texts_exactly_as_the_full_file(tiny: tuple[Path, dict], tiny_folder: Path,
                                                                tmp_path: Path) -> None:
     """Same token ids (renumbered through the kept ids) and the same vectors, from a file that holds
@@ -435,7 +428,9 @@ def test_pruned_copy_embeds_its_texts_exactly_as_the_full_file(tiny: tuple[Path,
 
     texts = [prefix + t for t in TINY_TEXTS[:6] for prefix in ("query: ", "passage: ")]
     full = e5s1.read_e5s1(tiny[0])
-    pruned, keep = _pruned(tiny, texts, tmp_path)
+    keep = e5s1_prune.used_pieces(full, texts)
+    e5s1_prune.write_pruned(full, keep, tmp_path / "pruned.bin")
+    pruned = e5s1.read_e5s1(tmp_path / "pruned.bin")
     assert len(pruned.pieces) == pruned.header.vocab == len(keep) < len(PIECES)
     assert [pruned.pieces[pruned.specials[r]] for r in ("bos", "eos", "pad", "unk")] == ["<s>", "</s>", "<pad>", "<unk>"]
     assert pruned.normalization == full.normalization and set(pruned.tensors) == set(full.tensors)
