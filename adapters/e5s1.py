@@ -40,7 +40,12 @@ Q4_BLOCK_BYTES = 2 + BLOCK // 2
 METASPACE = "\u2581"
 # Raises the engine's never-matched <unk> piece out of reach of the Viterbi search (see build_tokenizer).
 _UNK_PIECE_SCORE = -1e4
-_DTYPES = {0: "float32", 1: "q4_0"}
+# struct formats (little-endian) of the sections, shared by the reader and e5s1_prune's writer
+HEADER = "7ifi"  # hidden, layers, heads, ffn, vocabulary rows, positions, token types, eps, block
+TOKENIZER = "5iQ"  # pieces, ids of bos, eos, pad, unk, piece bytes
+NORMALIZATION = "iI"  # rules, bytes
+ENTRY = "BIQQ"  # dtype, elements, offset, bytes (after the u16-length-prefixed name)
+DTYPES = {0: "float32", 1: "q4_0"}
 # converter revision: part of the cache folder name, so a changed conversion never reuses an old folder
 CONVERTER = 1
 
@@ -137,10 +142,10 @@ def read_e5s1(path: str | Path) -> E5S1:
     (version,) = cur.unpack("I", "version")
     if version != VERSION:
         raise MlirbenchError(f"{path}: E5S1 version {version} is not supported (only {VERSION})")
-    *sizes, eps, block = cur.unpack("7ifi", "header")
+    *sizes, eps, block = cur.unpack(HEADER, "header")
     header = Header(*sizes, eps=eps, block=block)
     _check_header(header, path)
-    n_pieces, bos, eos, pad, unk, blob_len = cur.unpack("5iQ", "tokenizer header")
+    n_pieces, bos, eos, pad, unk, blob_len = cur.unpack(TOKENIZER, "tokenizer header")
     if n_pieces < 1 or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
         raise MlirbenchError(f"{path}: corrupt tokenizer header ({n_pieces} pieces, special ids {bos, eos, pad, unk})")
     offsets = np.frombuffer(cur.take(4 * (n_pieces + 1), "piece offsets"), dtype="<u4")
@@ -167,7 +172,7 @@ def _check_header(h: Header, path: Path) -> None:
 
 
 def _read_normalization(cur: _Cursor, path: Path) -> dict[int, str]:
-    n_rules, n_bytes = cur.unpack("iI", "normalisation map header")
+    n_rules, n_bytes = cur.unpack(NORMALIZATION, "normalisation map header")
     table = _Cursor(cur.take(n_bytes, "normalisation map"), path)
     rules: dict[int, str] = {}
     for _ in range(n_rules):
@@ -189,10 +194,10 @@ def _read_directory(cur: _Cursor, path: Path, size: int) -> dict[str, TensorEntr
     for _ in range(max(n_entries, 0)):
         (name_len,) = cur.unpack("H", "tensor directory")
         name = bytes(cur.take(name_len, "tensor directory")).decode("utf-8", "replace")
-        dtype, count, offset, nbytes = cur.unpack("BIQQ", "tensor directory")
-        if dtype not in _DTYPES:
+        dtype, count, offset, nbytes = cur.unpack(ENTRY, "tensor directory")
+        if dtype not in DTYPES:
             raise MlirbenchError(f"{path}: tensor {name!r} has unknown dtype {dtype}")
-        kind = _DTYPES[dtype]
+        kind = DTYPES[dtype]
         expected = 4 * count if kind == "float32" else count // BLOCK * Q4_BLOCK_BYTES
         if nbytes != expected or (kind == "q4_0" and count % BLOCK):
             raise MlirbenchError(f"{path}: tensor {name!r} ({kind}, {count} elements) has {nbytes} bytes, "

